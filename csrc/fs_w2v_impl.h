@@ -1,0 +1,227 @@
+/* fs_w2v_impl.h: the word2vec kernel body, compiled once per SIMD target.
+ *
+ * fs_w2v.c includes this file several times, each time with FS_SFX set to a
+ * suffix (generic, avx2, avx512) and a `#pragma GCC target` in force, so every
+ * function below exists once per instruction set and the dispatcher picks one
+ * at run time. The loops are written for the auto-vectoriser (`omp simd`).
+ *
+ * Design: every update, skip-gram or CBOW, negative sampling or hierarchical
+ * softmax, is one "block": n_in input rows against n_out output rows with a
+ * label each. S = in . out^T, G = (label - sigmoid(S)) * alpha, then
+ * d_in += G . out (applied by the caller) and out += G^T . in. Skip-gram with
+ * shared negatives makes one block per centre word (all its context words
+ * against the centre word and one draw of negatives: HogBatch, Ji et al. 2016),
+ * which reads each output row once per window instead of once per pair.
+ * CBOW makes one block with n_in = 1 (the mean of the context). */
+
+#define FS_F(name) FS_CAT(name, FS_SFX)
+
+static inline float FS_F(dot)(int n, const float *FS_RESTRICT a, const float *FS_RESTRICT b)
+{
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++) {
+        s += a[i] * b[i];
+    }
+    return s;
+}
+
+static inline void FS_F(axpy)(int n, float a, const float *FS_RESTRICT x, float *FS_RESTRICT y)
+{
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        y[i] += a * x[i];
+    }
+}
+
+/* One block (see Design). in[c] (n_in rows), out[k] (n_out rows) point into the
+ * weight matrices; din (n_in, d) is accumulated into; out rows are updated.
+ * S is scratch of n_in * n_out. Returns 1 if a score is not finite. */
+static int FS_F(block)(const fs_w2v_tables *tb, int d, int n_in, float *const *in,
+                       int n_out, float *const *out, const float *label, float alpha,
+                       float *FS_RESTRICT din, float *FS_RESTRICT S, double *loss)
+{
+    for (int k = 0; k < n_out; k++) {
+        for (int c = 0; c < n_in; c++) {
+            S[c * n_out + k] = FS_F(dot)(d, in[c], out[k]);
+        }
+    }
+    int bad = 0;
+    double ls = 0.0;
+    for (int c = 0; c < n_in; c++) {
+        for (int k = 0; k < n_out; k++) {
+            float f = S[c * n_out + k];
+            float l = label[k];
+            float sig;
+            if (!(f > -FS_W2V_BIG && f < FS_W2V_BIG)) {
+                bad = 1; /* NaN, inf, or on its way there */
+            }
+            /* word2vec.c: outside [-MAX_EXP, MAX_EXP] the sigmoid is taken as 0 or 1 */
+            if (f >= FS_W2V_MAX_EXP) {
+                sig = 1.0f;
+            } else if (f <= -FS_W2V_MAX_EXP) {
+                sig = 0.0f;
+            } else {
+                sig = tb->sig[(int)((f + FS_W2V_MAX_EXP) * FS_W2V_TABLE_SCALE)];
+            }
+            /* loss = -log sigmoid(x), x = f for a positive, -f for a negative;
+             * ~ -x far left, ~ 0 far right */
+            float x = l > 0.5f ? f : -f;
+            if (x <= -FS_W2V_MAX_EXP) {
+                ls += -x;
+            } else if (x < FS_W2V_MAX_EXP) {
+                ls += tb->nlogsig[(int)((x + FS_W2V_MAX_EXP) * FS_W2V_TABLE_SCALE)];
+            }
+            S[c * n_out + k] = (l - sig) * alpha;
+        }
+    }
+    *loss += ls;
+    if (bad) {
+        return 1;
+    }
+    for (int c = 0; c < n_in; c++) {
+        for (int k = 0; k < n_out; k++) {
+            FS_F(axpy)(d, S[c * n_out + k], out[k], din + (size_t)c * d);
+        }
+    }
+    for (int k = 0; k < n_out; k++) {
+        for (int c = 0; c < n_in; c++) {
+            FS_F(axpy)(d, S[c * n_out + k], in[c], out[k]);
+        }
+    }
+    return 0;
+}
+
+/* Draws negatives for centre word w into out[first..], label 0, skipping draws
+ * equal to w as word2vec.c does. Returns the new row count. */
+static inline int FS_F(draw_negatives)(const fs_w2v_params *p, const fs_w2v_model *m, int32_t w,
+                                       uint64_t *rng, float **out, float *label, int first)
+{
+    int n = first;
+    for (int k = 0; k < p->negative; k++) {
+        int32_t t = fs_alias_draw(m->neg_prob, m->neg_alias, (uint32_t)m->n_vocab, fs_rand64(rng));
+        if (t == w) {
+            continue;
+        }
+        out[n] = m->syn1neg + (size_t)t * p->dim;
+        label[n++] = 0.0f;
+    }
+    return n;
+}
+
+/* Hierarchical softmax path of word w into out[0..], labels 1 - code. */
+static inline int FS_F(hs_path)(const fs_w2v_params *p, const fs_w2v_model *m, int32_t w,
+                                float **out, float *label)
+{
+    int n = 0;
+    for (int64_t e = m->hs_offset[w]; e < m->hs_offset[w + 1]; e++) {
+        out[n] = m->syn1 + (size_t)m->hs_point[e] * p->dim;
+        label[n++] = 1.0f - (float)m->hs_code[e];
+    }
+    return n;
+}
+
+/* Trains one sentence. Returns 1 on a non-finite score. */
+static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
+                                const fs_w2v_tables *tb, const int32_t *sen, int64_t len,
+                                float alpha, uint64_t rng, fs_w2v_scratch *sc, double *loss,
+                                int64_t *n_ex)
+{
+    const int d = p->dim;
+    float **in = sc->in, **out = sc->out;
+    float *label = sc->label;
+    for (int64_t i = 0; i < len; i++) {
+        const int32_t w = sen[i];
+        const int64_t reach = p->window - (int64_t)fs_bounded(fs_rand64(&rng), (uint32_t)p->window);
+        int64_t lo = i - reach, hi = i + reach;
+        if (lo < 0) {
+            lo = 0;
+        }
+        if (hi > len - 1) {
+            hi = len - 1;
+        }
+        if (i + 1 < len) {
+            /* the next centre's output row and its newest context row */
+            if (p->negative) {
+                __builtin_prefetch(m->syn1neg + (size_t)sen[i + 1] * d, 1);
+            }
+            if (i + 1 + p->window < len) {
+                __builtin_prefetch(m->syn0 + (size_t)sen[i + 1 + p->window] * d, 1);
+            }
+        }
+        int n_in = 0;
+        for (int64_t j = lo; j <= hi; j++) {
+            if (j != i) {
+                in[n_in++] = m->syn0 + (size_t)sen[j] * d;
+            }
+        }
+        if (n_in == 0) {
+            continue;
+        }
+        int bad = 0;
+        if (p->sg) {
+            float *din = sc->din;
+            memset(din, 0, sizeof(float) * (size_t)n_in * d);
+            if (p->hs) {
+                int n_out = FS_F(hs_path)(p, m, w, out, label);
+                bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
+            }
+            if (p->negative) {
+                out[0] = m->syn1neg + (size_t)w * d;
+                label[0] = 1.0f;
+                if (p->shared_negatives) {
+                    int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                    bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
+                } else {
+                    for (int c = 0; c < n_in && !bad; c++) {
+                        int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                        bad |= FS_F(block)(tb, d, 1, in + c, n_out, out, label, alpha,
+                                           din + (size_t)c * d, sc->S, loss);
+                    }
+                }
+            }
+            if (bad) {
+                return 1;
+            }
+            for (int c = 0; c < n_in; c++) {
+                FS_F(axpy)(d, 1.0f, din + (size_t)c * d, in[c]);
+            }
+            *n_ex += n_in;
+        } else {
+            float *h = sc->h, *neu1e = sc->din;
+            memcpy(h, in[0], sizeof(float) * d);
+            for (int c = 1; c < n_in; c++) {
+                FS_F(axpy)(d, 1.0f, in[c], h);
+            }
+            if (p->cbow_mean && n_in > 1) {
+                const float inv = 1.0f / (float)n_in;
+#pragma omp simd
+                for (int e = 0; e < d; e++) {
+                    h[e] *= inv;
+                }
+            }
+            memset(neu1e, 0, sizeof(float) * d);
+            if (p->hs) {
+                int n_out = FS_F(hs_path)(p, m, w, out, label);
+                bad |= FS_F(block)(tb, d, 1, &h, n_out, out, label, alpha, neu1e, sc->S, loss);
+            }
+            if (p->negative) {
+                out[0] = m->syn1neg + (size_t)w * d;
+                label[0] = 1.0f;
+                int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                bad |= FS_F(block)(tb, d, 1, &h, n_out, out, label, alpha, neu1e, sc->S, loss);
+            }
+            if (bad) {
+                return 1;
+            }
+            /* word2vec.c: every context row receives the full error, mean or not */
+            for (int c = 0; c < n_in; c++) {
+                FS_F(axpy)(d, 1.0f, neu1e, in[c]);
+            }
+            *n_ex += 1;
+        }
+    }
+    return 0;
+}
+
+#undef FS_F

@@ -1,0 +1,116 @@
+# Thin wrapper around csrc/fs_w2v.c: check shapes, release the GIL, call, map status.
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from fastseq._csrc cimport *
+
+include "_common.pxi"
+
+SIMD_NAMES = {"generic": 0, "avx2": 1, "avx512": 2}
+
+
+def simd_best():
+    """Name of the best SIMD path this CPU runs."""
+    cdef int lvl = fs_simd_best()
+    return {v: k for k, v in SIMD_NAMES.items()}[lvl]
+
+
+cdef class Params:
+    cdef fs_w2v_params c
+
+    def __init__(self, int dim, int window, int negative, bint hs, bint sg,
+                 bint cbow_mean=True, bint shared_negatives=True, int simd=-1,
+                 uint64_t seed=0):
+        self.c.dim = dim
+        self.c.window = window
+        self.c.negative = negative
+        self.c.hs = hs
+        self.c.sg = sg
+        self.c.cbow_mean = cbow_mean
+        self.c.shared_negatives = shared_negatives
+        self.c.simd = simd
+        self.c.seed = seed
+
+    property seed:
+        def __get__(self):
+            return self.c.seed
+
+        def __set__(self, uint64_t v):
+            self.c.seed = v
+
+
+def _check_rows(name, arr, long rows, int dim):
+    if arr.shape[0] != rows or arr.shape[1] != dim:
+        raise ValueError(f"{name}: expected shape ({rows}, {dim}), got {tuple(arr.shape)}")
+
+
+def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::1] syn1,
+                const int32_t[::1] tokens, const int64_t[::1] sent_start,
+                const float[::1] sent_alpha,
+                const float[::1] neg_prob, const int32_t[::1] neg_alias,
+                const int64_t[::1] hs_offset, const int32_t[::1] hs_point,
+                const uint8_t[::1] hs_code, int n_threads=1):
+    """Train one batch in place; returns (summed loss, number of predictions).
+
+    Sentences are tokens[sent_start[s]:sent_start[s+1]] with learning rate
+    sent_alpha[s]. syn1neg/neg_* are None without negative sampling and
+    syn1/hs_* are None without hierarchical softmax."""
+    cdef int64_t n_vocab = syn0.shape[0]
+    cdef int dim = p.c.dim
+    _check_rows("syn0", syn0, n_vocab, dim)
+    if p.c.negative:
+        if syn1neg is None or neg_prob is None or neg_alias is None:
+            raise ValueError("negative sampling needs syn1neg, neg_prob and neg_alias")
+        _check_rows("syn1neg", syn1neg, n_vocab, dim)
+        if neg_prob.shape[0] != n_vocab or neg_alias.shape[0] != n_vocab:
+            raise ValueError(f"neg_prob/neg_alias: expected length {n_vocab}")
+    if p.c.hs:
+        if syn1 is None or hs_offset is None or hs_point is None or hs_code is None:
+            raise ValueError("hierarchical softmax needs syn1, hs_offset, hs_point and hs_code")
+        _check_rows("syn1", syn1, max(n_vocab - 1, 1), dim)
+        if hs_offset.shape[0] != n_vocab + 1:
+            raise ValueError(f"hs_offset: expected length {n_vocab + 1}, got {hs_offset.shape[0]}")
+        if hs_point.shape[0] != hs_code.shape[0] or hs_point.shape[0] < hs_offset[n_vocab]:
+            raise ValueError("hs_point/hs_code: shorter than hs_offset says")
+    cdef int64_t n_sent = sent_start.shape[0] - 1
+    if n_sent < 0:
+        raise ValueError("sent_start: needs at least one entry")
+    if sent_alpha.shape[0] != n_sent:
+        raise ValueError(f"sent_alpha: expected length {n_sent}, got {sent_alpha.shape[0]}")
+    if n_sent > 0 and (sent_start[0] < 0 or sent_start[n_sent] > tokens.shape[0]):
+        raise ValueError("sent_start: spans run outside tokens")
+
+    cdef float *s1n = &syn1neg[0, 0] if p.c.negative else NULL
+    cdef float *s1 = &syn1[0, 0] if p.c.hs else NULL
+    cdef const float *np_ = &neg_prob[0] if p.c.negative else NULL
+    cdef const int32_t *na = &neg_alias[0] if p.c.negative else NULL
+    cdef const int64_t *ho = &hs_offset[0] if p.c.hs else NULL
+    cdef const int32_t *hp = &hs_point[0] if (p.c.hs and hs_point.shape[0]) else NULL
+    cdef const uint8_t *hc = &hs_code[0] if (p.c.hs and hs_code.shape[0]) else NULL
+    cdef const int32_t *tok = &tokens[0] if tokens.shape[0] else NULL
+    cdef const float *sa = &sent_alpha[0] if n_sent else NULL
+    cdef double loss = 0.0
+    cdef int64_t n_ex = 0
+    cdef fs_status st
+    if p.c.hs and hp == NULL:
+        raise ValueError("hs_point: empty (a vocabulary of one word has no tree)")
+    with nogil:
+        st = fs_w2v_train_batch(&p.c, &syn0[0, 0], s1n, s1, n_vocab, tok, &sent_start[0],
+                                sa, n_sent, np_, na, ho, hp, hc, n_threads, &loss, &n_ex)
+    check_status(st, "word2vec training")
+    return loss, n_ex
+
+
+def alias_table(const double[::1] weights):
+    """Walker alias table (prob float32, alias int32) for sampling i ~ weights[i]."""
+    import numpy as np
+    n = weights.shape[0]
+    prob = np.empty(n, dtype=np.float32)
+    alias = np.empty(n, dtype=np.int32)
+    cdef float[::1] pv = prob
+    cdef int32_t[::1] av = alias
+    if n == 0:
+        raise ValueError("weights: empty")
+    cdef fs_status st
+    with nogil:
+        st = fs_alias_build(&weights[0], n, &pv[0], &av[0])
+    check_status(st, "alias_table")
+    return prob, alias

@@ -1,0 +1,198 @@
+"""The ``fastseq`` command line: ``fastseq w2v CORPUS -o OUT`` and its siblings.
+
+Each subcommand lives in a ``register(subparsers)`` function; errors are one
+line on stderr (``fastseq <cmd>: error: ...``) and a non-zero exit code."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An error to report as one line, without a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``fastseq w2v: error: ...``), exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def _nonneg_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def _nonneg_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return v
+
+
+# ---------------------------------------------------------------------- w2v
+def _register_w2v(sub):
+    p = sub.add_parser(
+        "w2v", help="train word2vec vectors on a text corpus",
+        description="Train word2vec vectors. CORPUS is UTF-8 text (or .gz), one sentence per line, "
+                    "words separated by whitespace. Get one e.g. from text8 (a cleaned Wikipedia dump) "
+                    "or use --demo to train on a generated corpus.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("corpus", nargs="?", help="training corpus (text or .gz)")
+    p.add_argument("-o", "--output", help="where to write the vectors (default: vectors.bin, or .txt with --text)")
+    p.add_argument("--save-model", metavar="PATH", help="also save the full model (to continue training later)")
+    p.add_argument("--demo", action="store_true", help="train on a generated corpus instead of CORPUS")
+    p.add_argument("--model", choices=["sg", "cbow"], default="sg", help="skip-gram or CBOW")
+    p.add_argument("--loss", choices=["ns", "hs", "both"], default="ns",
+                   help="negative sampling, hierarchical softmax, or both")
+    p.add_argument("--dim", type=_positive_int, default=100, help="vector size")
+    p.add_argument("--window", type=_positive_int, default=5, help="max context distance")
+    p.add_argument("--negative", type=_nonneg_int, default=5, help="negative samples per positive")
+    p.add_argument("--ns-exponent", type=float, default=0.75, help="noise distribution: count^x")
+    p.add_argument("--sample", type=_nonneg_float, default=1e-3, help="subsampling threshold (0 = off)")
+    p.add_argument("--min-count", type=_positive_int, default=5, help="ignore rarer words")
+    p.add_argument("--max-vocab-size", type=_positive_int, default=None,
+                   help="prune rare words while counting when the vocabulary grows past this")
+    p.add_argument("--max-final-vocab", type=_positive_int, default=None, help="keep at most this many words")
+    p.add_argument("--epochs", type=_positive_int, default=5, help="passes over the corpus")
+    p.add_argument("--alpha", type=_positive_float, default=None,
+                   help="start learning rate (default 0.025 for sg, 0.05 for cbow)")
+    p.add_argument("--min-alpha", type=_nonneg_float, default=0.0001, help="final learning rate")
+    p.add_argument("--cbow-sum", action="store_true", help="CBOW: sum context vectors instead of averaging")
+    p.add_argument("--threads", type=_positive_int, default=None, help="threads (default: all cores)")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--binary", dest="binary", action="store_true", default=True,
+                     help="word2vec binary output")
+    fmt.add_argument("--text", dest="binary", action="store_false", help="word2vec text output")
+    p.add_argument("--unicode-errors", choices=["strict", "replace", "ignore"], default="strict",
+                   help="invalid UTF-8 in the corpus: stop with an error, or replace/skip the bytes")
+    p.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false",
+                   help="skip-gram: draw negatives per (word, context) pair instead of per window")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_w2v)
+
+
+def _cmd_w2v(args):
+    from ._atomic import check_writable
+    from .word2vec import Word2Vec
+
+    if args.demo == bool(args.corpus):
+        raise CliError("give a CORPUS file or --demo (not both)")
+    if args.negative == 0 and args.loss == "ns":
+        raise CliError("--negative 0 with --loss ns leaves nothing to train (use --loss hs or both)")
+    output = args.output or ("vectors.bin" if args.binary else "vectors.txt")
+    check_writable(output)
+    if args.save_model:
+        check_writable(args.save_model)
+    corpus = args.corpus
+    tmp_demo = None
+    if args.demo:
+        import tempfile
+        from .demo import write_demo_corpus
+        fd, tmp_demo = tempfile.mkstemp(prefix="fastseq-demo-", suffix=".txt")
+        os.close(fd)
+        write_demo_corpus(tmp_demo)
+        corpus = tmp_demo
+    sg = args.model == "sg"
+    alpha = args.alpha if args.alpha is not None else (0.025 if sg else 0.05)
+    try:
+        t0 = time.perf_counter()
+        model = Word2Vec(
+            vector_size=args.dim, window=args.window, min_count=args.min_count,
+            max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab,
+            sample=args.sample, seed=args.seed, workers=args.threads, alpha=alpha,
+            min_alpha=min(args.min_alpha, alpha), sg=int(sg), hs=int(args.loss in ("hs", "both")),
+            negative=args.negative if args.loss in ("ns", "both") else 0, ns_exponent=args.ns_exponent,
+            cbow_mean=0 if args.cbow_sum else 1, epochs=args.epochs,
+            shared_negatives=args.shared_negatives, progress=not args.quiet,
+            unicode_errors=args.unicode_errors)
+        model.build_vocab(corpus_file=corpus)
+        model.train(corpus_file=corpus)
+        model.wv.save_word2vec_format(output, binary=args.binary)
+        if args.save_model:
+            model.save(args.save_model)
+        total = time.perf_counter() - t0
+    finally:
+        if tmp_demo:
+            os.unlink(tmp_demo)
+    words = model.raw_words_trained
+    print(f"fastseq w2v: trained {words:,} words ({model.epochs} epochs x {model.vocab.raw_words:,}) in "
+          f"{model.train_seconds:.2f} s, {words / max(model.train_seconds, 1e-9):,.0f} words/s; "
+          f"vocabulary {len(model.vocab):,} words; total {total:.2f} s; "
+          f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
+          f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- main
+_REGISTRY = [_register_w2v]
+
+
+def build_parser():
+    from . import __version__
+    parser = _Parser(prog="fastseq", description="Fast CPU word2vec and recurrent networks.")
+    parser.add_argument("--version", action="version", version=f"fastseq {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for register in _REGISTRY:
+        register(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    prog = f"fastseq {args.command}"
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (CliError, ValueError, OSError, FloatingPointError, MemoryError) as e:
+        msg = str(e) or type(e).__name__
+        if isinstance(e, OSError) and e.filename and str(e.filename) not in msg:
+            msg = f"{e.filename}: {e.strerror or msg}"
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Reading corpora: plain or gzipped UTF-8 text files, or re-iterables of token lists.
+
+A text corpus is one sentence per line, tokens separated by whitespace. Lines
+may be of any length (a file with no newline at all, like text8, is read in
+bounded memory and cut into sentences of ``max_sentence_length`` words).
+
+Invalid UTF-8 is an error by default, naming the file, line and byte offset;
+``unicode_errors="replace"`` turns bad bytes into U+FFFD instead (the choice
+gensim offers under the same name).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from collections import Counter
+from itertools import repeat
+
+import numpy as np
+
+CHUNK_BYTES = 1 << 22
+SEP = -1  # sentence separator in encoded id streams
+OOV = -2  # word not in the vocabulary (dropped)
+_WS = b" \t\n\r\x0b\x0c"
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be read: missing, unreadable, empty or badly encoded."""
+
+
+def _open_binary(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CorpusError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CorpusError(f"{path}: is a directory, not a corpus file")
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
+    magic = f.read(2)
+    f.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f, mode="rb")
+    return f
+
+
+def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=CHUNK_BYTES):
+    """Yield decoded text chunks of ``path`` that end on whitespace (or at end of file)."""
+    if unicode_errors not in ("strict", "replace", "ignore"):
+        raise ValueError(f"unicode_errors: expected 'strict', 'replace' or 'ignore', got {unicode_errors!r}")
+    line_no = 1  # line number at the start of the current chunk
+    offset = 0  # byte offset at the start of the current chunk
+    carry = b""
+    with _open_binary(path) as f:
+        while True:
+            try:
+                data = f.read(chunk_bytes)
+            except (OSError, EOFError) as e:
+                raise CorpusError(f"{path}: read failed near byte {offset + len(carry)} ({e})") from None
+            if data:
+                buf = carry + data
+                cut = max(buf.rfind(c, 0) for c in (b" ", b"\n", b"\t", b"\r"))
+                if cut < 0:  # one enormous token so far: keep reading
+                    carry = buf
+                    continue
+                carry, buf = buf[cut + 1:], buf[: cut + 1]
+            else:
+                buf, carry = carry, b""
+                if not buf:
+                    return
+            try:
+                text = buf.decode("utf-8", errors=unicode_errors)
+            except UnicodeDecodeError as e:
+                line = line_no + buf.count(b"\n", 0, e.start)
+                raise CorpusError(
+                    f"{path}:{line}: invalid UTF-8 at byte offset {offset + e.start} "
+                    f"(pass unicode_errors='replace' / --unicode-errors replace to substitute U+FFFD)"
+                ) from None
+            yield text
+            line_no += buf.count(b"\n")
+            offset += len(buf)
+            if not data:
+                return
+
+
+def _check_sentence(sentence, k):
+    if isinstance(sentence, (str, bytes)):
+        raise TypeError(f"sentences[{k}]: expected a list of tokens, got a {type(sentence).__name__} "
+                        "(split your text into words first)")
+
+
+class Corpus:
+    """A corpus from a file path or a re-iterable of token lists."""
+
+    def __init__(self, corpus_file=None, sentences=None, unicode_errors="strict"):
+        if (corpus_file is None) == (sentences is None):
+            raise ValueError("give exactly one of corpus_file or sentences")
+        if sentences is not None and iter(sentences) is sentences:
+            raise TypeError("sentences: must be re-iterable (a list, or an object with __iter__), "
+                            "not a one-shot generator/iterator: it is read once per epoch")
+        self.corpus_file = os.fspath(corpus_file) if corpus_file is not None else None
+        self.sentences = sentences
+        self.unicode_errors = unicode_errors
+        if self.corpus_file is not None:
+            # fail now, not after a long scan
+            _open_binary(self.corpus_file).close()
+
+    @property
+    def name(self):
+        return self.corpus_file if self.corpus_file is not None else "sentences"
+
+    def iter_token_blocks(self):
+        """Yield blocks: text chunks (str, ending on whitespace) for a file, lists of
+        token lists for ``sentences``."""
+        if self.corpus_file is not None:
+            for text in iter_text_chunks(self.corpus_file, self.unicode_errors):
+                yield text
+        else:
+            block = []
+            size = 0
+            for k, sentence in enumerate(self.sentences):
+                _check_sentence(sentence, k)
+                block.append(sentence)
+                size += len(sentence)
+                if size >= 1 << 18:
+                    yield block
+                    block, size = [], 0
+            if block:
+                yield block
+
+    def count_words(self, max_vocab_size=None, on_progress=None):
+        """One streaming pass. Returns (counts dict in first-seen order, raw tokens, sentences)."""
+        raw = 0
+        n_sent = 0
+        min_reduce = 1
+
+        counter = Counter()
+        for block in self.iter_token_blocks():
+            if isinstance(block, str):
+                toks = block.split()
+                n_sent += block.count("\n")
+                counter.update(toks)
+                raw += len(toks)
+            else:
+                for sentence in block:
+                    counter.update(sentence)
+                    raw += len(sentence)
+                n_sent += len(block)
+            if max_vocab_size and len(counter) > max_vocab_size:
+                # word2vec.c's ReduceVocab: drop rare words, raising the bar until it fits
+                while len(counter) > max_vocab_size:
+                    counter = Counter({w: c for w, c in counter.items() if c > min_reduce})
+                    min_reduce += 1
+            if on_progress is not None:
+                on_progress(raw)
+        counts = dict(counter)
+        return counts, raw, n_sent
+
+    def iter_encoded(self, index, max_sentence_length=10000):
+        """Yield int32 arrays of vocabulary ids with SEP after every sentence.
+
+        Out-of-vocabulary words are dropped; sentences longer than
+        ``max_sentence_length`` (after dropping) are cut into pieces; every
+        yielded array ends with SEP, so arrays hold whole sentences."""
+        get = index.get
+        carry = np.empty(0, dtype=np.int32)  # unfinished sentence from the previous block
+        for block in self.iter_token_blocks():
+            out = []
+            if isinstance(block, str):
+                lines = block.split("\n")
+                last = lines.pop()  # continues in the next chunk ("" after a final newline)
+                for line in lines:
+                    toks = line.split()
+                    out.extend(map(get, toks, repeat(OOV, len(toks))))
+                    out.append(SEP)
+                toks = last.split()
+                out.extend(map(get, toks, repeat(OOV, len(toks))))
+            else:
+                for sentence in block:
+                    out.extend(map(get, sentence, repeat(OOV, len(sentence))))
+                    out.append(SEP)
+            arr = np.array(out, dtype=np.int32)
+            arr = _cut_long(np.concatenate((carry, arr[arr != OOV])), max_sentence_length)
+            end = _last_sep(arr) + 1
+            carry = arr[end:]
+            if end:
+                yield arr[:end]
+        if len(carry):
+            yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+
+
+def _last_sep(arr):
+    nz = np.flatnonzero(arr == SEP)
+    return int(nz[-1]) if len(nz) else -1
+
+
+def _cut_long(arr, max_len):
+    """Insert SEP so that no run between separators is longer than max_len."""
+    sep = np.flatnonzero(arr == SEP)
+    starts = np.concatenate(([0], sep + 1))
+    ends = np.concatenate((sep, [len(arr)]))
+    long_runs = np.flatnonzero(ends - starts > max_len)
+    if not len(long_runs):
+        return arr
+    at = np.concatenate([np.arange(starts[k] + max_len, ends[k], max_len) for k in long_runs])
+    return np.insert(arr, at, SEP).astype(np.int32, copy=False)

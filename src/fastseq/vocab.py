@@ -1,0 +1,115 @@
+"""Vocabulary: counts, pruning, subsampling probabilities, noise table, Huffman tree."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Vocab:
+    """Words sorted by descending count (ties in first-seen order).
+
+    Attributes: ``words`` (list of str), ``counts`` (int64 array), ``index``
+    (dict word -> id), ``raw_words`` (tokens in the corpus, kept or not),
+    ``n_sentences``."""
+
+    def __init__(self, words, counts, raw_words=0, n_sentences=0):
+        self.words = list(words)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        if len(self.words) != len(self.counts):
+            raise ValueError("words and counts differ in length")
+        self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("duplicate words in vocabulary")
+        self.raw_words = int(raw_words)
+        self.n_sentences = int(n_sentences)
+
+    def __len__(self):
+        return len(self.words)
+
+    @property
+    def retained_words(self):
+        """Corpus tokens that are in the vocabulary (what an epoch trains on before subsampling)."""
+        return int(self.counts.sum())
+
+    @classmethod
+    def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0):
+        """Keep words with count >= min_count (raised, as gensim does, so that at most
+        ``max_final_vocab`` words remain), sorted by descending count."""
+        items = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: ties keep first-seen order
+        effective = min_count
+        if max_final_vocab is not None and max_final_vocab < len(items):
+            effective = max(min_count, items[max_final_vocab][1] + 1)
+        kept = [(w, c) for w, c in items if c >= effective]
+        words = [w for w, _ in kept]
+        cnts = np.fromiter((c for _, c in kept), dtype=np.int64, count=len(kept))
+        v = cls(words, cnts, raw_words, n_sentences)
+        v.effective_min_count = effective
+        return v
+
+    def keep_probabilities(self, sample):
+        """word2vec.c's subsampling: P(keep w) = (sqrt(f/t) + 1) * t/f, f = count(w),
+        t = sample * retained words; capped at 1. ``sample`` <= 0 keeps everything."""
+        if not sample or sample <= 0:
+            return np.ones(len(self), dtype=np.float32)
+        t = sample * self.retained_words
+        f = self.counts.astype(np.float64)
+        p = (np.sqrt(f / t) + 1.0) * t / f
+        return np.minimum(p, 1.0).astype(np.float32)
+
+    def noise_weights(self, ns_exponent=0.75):
+        return self.counts.astype(np.float64) ** ns_exponent
+
+    def huffman(self):
+        """Huffman tree of the counts (word2vec.c's construction).
+
+        Returns (offset int64 (n+1), point int32, code uint8): word w's path from
+        the root is point/code[offset[w]:offset[w+1]]; points index the n - 1
+        inner nodes (root = n - 2), codes are the branch bits."""
+        n = len(self)
+        if n < 2:
+            raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words")
+        count = np.empty(2 * n - 1, dtype=np.float64)
+        order = np.argsort(-self.counts, kind="stable")
+        if not np.array_equal(order, np.arange(n)):
+            raise ValueError("vocabulary must be sorted by descending count")
+        count[:n] = self.counts
+        parent = np.zeros(2 * n - 1, dtype=np.int64)
+        binary = np.zeros(2 * n - 1, dtype=np.uint8)
+        # two queues: leaves from the rarest up (pos1), inner nodes in creation order (pos2)
+        c = count.tolist()
+        par = [0] * (2 * n - 1)
+        bits = [0] * (2 * n - 1)
+        pos1, pos2 = n - 1, n
+        for a in range(n - 1):
+            picks = []
+            for _ in range(2):
+                if pos1 >= 0 and (pos2 >= n + a or c[pos1] < c[pos2]):
+                    picks.append(pos1)
+                    pos1 -= 1
+                else:
+                    picks.append(pos2)
+                    pos2 += 1
+            c[n + a] = c[picks[0]] + c[picks[1]]
+            par[picks[0]] = n + a
+            par[picks[1]] = n + a
+            bits[picks[1]] = 1
+        parent[:] = par
+        binary[:] = bits
+        root = 2 * n - 2
+        # depth of every node, top-down (inner nodes were created bottom-up)
+        depth = np.zeros(2 * n - 1, dtype=np.int64)
+        for node in range(root - 1, -1, -1):
+            depth[node] = depth[par[node]] + 1
+        leaf_depth = depth[:n]
+        offset = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(leaf_depth, out=offset[1:])
+        point = np.empty(offset[-1], dtype=np.int32)
+        code = np.empty(offset[-1], dtype=np.uint8)
+        # walk all leaves up at once; level k fills the k-th entry from the bottom
+        cur = np.arange(n)
+        for k in range(int(leaf_depth.max())):
+            live = leaf_depth > k
+            pos = offset[:n][live] + leaf_depth[live] - 1 - k
+            code[pos] = binary[cur[live]]
+            point[pos] = parent[cur[live]] - n
+            cur = np.where(live, parent[cur], cur)
+        return offset, point, code

@@ -1,0 +1,495 @@
+"""word2vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
+
+The heavy lifting is in csrc/fs_w2v.c; this module does the vocabulary,
+subsampling, batching, learning-rate schedule, progress and model I/O.
+
+Data flow of ``train``: a producer thread reads the corpus, maps words to ids
+(first epoch; the ids are cached in a temporary file for later epochs), cuts
+the id stream into batches of whole sentences, subsamples them and computes
+each sentence's learning rate; the main thread hands each batch to the C
+kernel, which releases the GIL and runs on all threads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from . import _w2v
+from ._atomic import atomic_write
+from ._threads import get_num_threads
+from .corpus import SEP, Corpus, CorpusError
+from .keyedvectors import KeyedVectors
+from .vocab import Vocab
+
+MAX_WORDS_IN_BATCH = 10000  # gensim's cap on a sentence's length
+_BATCH_WORDS = 1 << 17      # in-vocabulary words per kernel call (before subsampling)
+_FORMAT = "fastseq-word2vec"
+_FORMAT_VERSION = 1
+
+
+def _simd_level():
+    name = os.environ.get("FASTSEQ_SIMD", "").strip().lower()
+    if not name or name == "auto":
+        return -1
+    if name not in _w2v.SIMD_NAMES:
+        raise ValueError(f"FASTSEQ_SIMD: expected one of auto, {', '.join(_w2v.SIMD_NAMES)}; got {name!r}")
+    return _w2v.SIMD_NAMES[name]
+
+
+class Word2Vec:
+    """Train word vectors (gensim's ``Word2Vec`` argument names and defaults).
+
+    Parameters
+    ----------
+    sentences : iterable of list of str, optional
+        A re-iterable corpus (read once per epoch, plus once for the vocabulary).
+    corpus_file : str or path, optional
+        A UTF-8 text file (or .gz), one sentence per line. Streamed.
+    vector_size, window, min_count, max_vocab_size, max_final_vocab, sample,
+    seed, alpha, min_alpha, sg, hs, negative, ns_exponent, cbow_mean, epochs :
+        As in gensim / word2vec.c. ``sg=1`` skip-gram, else CBOW; ``hs=1``
+        hierarchical softmax; ``negative`` > 0 negative sampling.
+    workers : int, optional
+        Threads (default: ``fastseq.get_num_threads()``, all cores).
+    shared_negatives : bool
+        Skip-gram with negative sampling: draw one set of negatives per centre
+        word and share it across its window (faster, same quality). False
+        draws per (centre, context) pair as word2vec.c does.
+    progress : bool
+        Show a progress bar on stderr.
+    unicode_errors : {'strict', 'replace', 'ignore'}
+        What to do with invalid UTF-8 in ``corpus_file``.
+    """
+
+    def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5,
+                 min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=None,
+                 min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1,
+                 epochs=5, max_final_vocab=None, shared_negatives=True, progress=False,
+                 unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH):
+        self.vector_size = _positive_int("vector_size", vector_size)
+        self.window = _positive_int("window", window)
+        self.epochs = _positive_int("epochs", epochs)
+        self.min_count = _nonneg_int("min_count", min_count)
+        self.negative = _nonneg_int("negative", negative)
+        self.hs = int(bool(hs))
+        if self.negative == 0 and not self.hs:
+            raise ValueError("negative=0 and hs=0: no training objective (use negative > 0 and/or hs=1)")
+        self.alpha = _positive_float("alpha", alpha)
+        self.min_alpha = float(min_alpha)
+        if not (0 <= self.min_alpha <= self.alpha):
+            raise ValueError(f"min_alpha: must be in [0, alpha={self.alpha}], got {min_alpha}")
+        self.sample = float(sample)
+        if self.sample < 0:
+            raise ValueError(f"sample: must be >= 0, got {sample}")
+        self.sg = int(bool(sg))
+        self.cbow_mean = int(bool(cbow_mean))
+        self.ns_exponent = float(ns_exponent)
+        self.seed = int(seed)
+        self.workers = _positive_int("workers", workers) if workers is not None else None
+        self.max_vocab_size = max_vocab_size
+        self.max_final_vocab = max_final_vocab
+        self.shared_negatives = bool(shared_negatives)
+        self.progress = bool(progress)
+        self.unicode_errors = unicode_errors
+        self.max_sentence_length = _positive_int("max_sentence_length", max_sentence_length)
+        self.vocab: Vocab | None = None
+        self.wv: KeyedVectors | None = None
+        self.syn1neg = None
+        self.syn1 = None
+        self.epoch_losses: list[float] = []
+        self.epoch_examples: list[int] = []
+        self.train_seconds = 0.0
+        self.train_words = 0
+        self.raw_words_trained = 0
+        self.scan_seconds = 0.0
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences=sentences, corpus_file=corpus_file)
+            self.train(sentences=sentences, corpus_file=corpus_file)
+
+    # ------------------------------------------------------------------ vocabulary
+    def build_vocab(self, sentences=None, corpus_file=None):
+        """Scan the corpus once, keep words with count >= min_count, initialise weights."""
+        corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
+        t0 = time.perf_counter()
+        bar = _bar(self.progress, "vocab", unit="word")
+        last = [0]
+
+        def on_progress(raw):
+            if bar is not None:
+                bar.update(raw - last[0])
+                last[0] = raw
+
+        try:
+            counts, raw, n_sent = corpus.count_words(self.max_vocab_size, on_progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        if raw == 0:
+            raise CorpusError(f"{corpus.name}: empty corpus (no words)")
+        vocab = Vocab.from_counts(counts, self.min_count, self.max_final_vocab, raw, n_sent)
+        if len(vocab) == 0:
+            raise CorpusError(
+                f"{corpus.name}: no word occurs min_count={self.min_count} times "
+                f"({len(counts)} distinct words, most frequent {max(counts.values())} times); lower min_count")
+        if self.hs and len(vocab) < 2:
+            raise CorpusError(f"{corpus.name}: hierarchical softmax needs at least 2 words in the vocabulary")
+        self.scan_seconds = time.perf_counter() - t0
+        self._set_vocab(vocab)
+        self._init_weights()
+        return self
+
+    def _set_vocab(self, vocab):
+        self.vocab = vocab
+        self._keep_prob = vocab.keep_probabilities(self.sample)
+        if self.negative:
+            self._neg_prob, self._neg_alias = _w2v.alias_table(vocab.noise_weights(self.ns_exponent))
+        else:
+            self._neg_prob = self._neg_alias = None
+        if self.hs:
+            self._hs = vocab.huffman()
+        else:
+            self._hs = (None, None, None)
+
+    def _init_weights(self):
+        n, d = len(self.vocab), self.vector_size
+        rng = np.random.default_rng(self.seed)
+        vectors = ((rng.random((n, d), dtype=np.float32) - 0.5) / d).astype(np.float32)
+        self.wv = KeyedVectors(self.vocab.words, vectors, counts=self.vocab.counts)
+        self.syn1neg = np.zeros((n, d), dtype=np.float32) if self.negative else None
+        self.syn1 = np.zeros((max(n - 1, 1), d), dtype=np.float32) if self.hs else None
+
+    # ------------------------------------------------------------------ training
+    def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None, end_alpha=None,
+              progress=None):
+        """Train on the corpus (the one ``build_vocab`` saw, or another with the same vocabulary).
+
+        The learning rate decays linearly from ``start_alpha`` (default ``alpha``) to
+        ``end_alpha`` (default ``min_alpha``) over all epochs, by words processed.
+        Returns (in-vocabulary words processed before subsampling, raw corpus words
+        counted by the vocabulary scan x epochs)."""
+        if self.vocab is None:
+            raise RuntimeError("call build_vocab() first (or load a saved model)")
+        corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
+        epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
+        a0 = self.alpha if start_alpha is None else _positive_float("start_alpha", start_alpha)
+        a1 = self.min_alpha if end_alpha is None else float(end_alpha)
+        progress = self.progress if progress is None else bool(progress)
+        threads = self.workers or get_num_threads()
+        total = self.vocab.retained_words * epochs
+        params = _w2v.Params(self.vector_size, self.window, self.negative, bool(self.hs), bool(self.sg),
+                             bool(self.cbow_mean), self.shared_negatives, _simd_level(), 0)
+        hs_offset, hs_point, hs_code = self._hs
+        syn0 = self.wv.vectors
+
+        bar = _bar(progress, "train", unit="word", total=total)
+        producer = _Producer(self, corpus, epochs, a0, a1, total)
+        t0 = time.perf_counter()
+        losses, examples = [0.0] * epochs, [0] * epochs
+        done = 0
+        try:
+            producer.start()
+            for batch in producer:
+                params.seed = batch.seed
+                try:
+                    loss, n_ex = _w2v.train_batch(
+                        params, syn0, self.syn1neg, self.syn1, batch.tokens, batch.sent_start,
+                        batch.sent_alpha, self._neg_prob, self._neg_alias, hs_offset, hs_point, hs_code,
+                        threads)
+                except FloatingPointError:
+                    raise FloatingPointError(
+                        f"training diverged in epoch {batch.epoch + 1} at learning rate "
+                        f"{batch.sent_alpha[0]:.4g}: vectors became NaN/inf; lower alpha "
+                        f"(now {a0})") from None
+                losses[batch.epoch] += loss
+                examples[batch.epoch] += n_ex
+                done += batch.words
+                if bar is not None:
+                    bar.update(batch.words)
+                    bar.set_postfix(lr=f"{batch.sent_alpha[-1]:.5f}",
+                                    loss=f"{losses[batch.epoch] / max(examples[batch.epoch], 1):.4f}",
+                                    refresh=False)
+        finally:
+            producer.stop()
+            if bar is not None:
+                bar.close()
+        self.train_seconds = time.perf_counter() - t0
+        if not np.isfinite(syn0).all():
+            raise FloatingPointError(f"training diverged: vectors became NaN/inf; lower alpha (now {a0})")
+        self.epoch_losses = losses
+        self.epoch_examples = examples
+        self.train_words = done
+        self.raw_words_trained = self.vocab.raw_words * epochs
+        self.wv.fill_norms(force=True)
+        return done, self.raw_words_trained
+
+    def get_latest_training_loss(self):
+        """Summed loss of the last epoch (gensim's name; a float64 total, it cannot overflow)."""
+        return self.epoch_losses[-1] if self.epoch_losses else 0.0
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path):
+        """Save everything needed to continue training (vocabulary with counts, all weights,
+        settings) to one ``.npz``-style file (no pickle). Written atomically."""
+        if self.vocab is None:
+            raise RuntimeError("nothing to save: the model has no vocabulary yet")
+        settings = {k: getattr(self, k) for k in _SETTINGS}
+        settings.update(format=_FORMAT, version=_FORMAT_VERSION, raw_words=self.vocab.raw_words,
+                        n_sentences=self.vocab.n_sentences, epoch_losses=self.epoch_losses)
+        words = "\n".join(self.vocab.words).encode("utf-8")
+        arrays = {"settings": np.frombuffer(json.dumps(settings).encode("utf-8"), dtype=np.uint8),
+                  "words": np.frombuffer(words, dtype=np.uint8), "counts": self.vocab.counts,
+                  "syn0": self.wv.vectors}
+        if self.syn1neg is not None:
+            arrays["syn1neg"] = self.syn1neg
+        if self.syn1 is not None:
+            arrays["syn1"] = self.syn1
+        with atomic_write(path) as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by ``save``."""
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such file") from None
+        except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError ...
+            raise ValueError(f"{path}: not a fastseq word2vec model ({e})") from None
+        try:
+            settings = json.loads(data["settings"].tobytes().decode("utf-8"))
+            if settings.get("format") != _FORMAT:
+                raise KeyError("format")
+            words = data["words"].tobytes().decode("utf-8").split("\n")
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"{path}: not a fastseq word2vec model (missing {e})") from None
+        model = cls(**{k: settings[k] for k in _SETTINGS if k in _INIT_ARGS})
+        vocab = Vocab(words, data["counts"], settings.get("raw_words", 0), settings.get("n_sentences", 0))
+        if data["syn0"].shape != (len(vocab), model.vector_size):
+            raise ValueError(f"{path}: syn0 has shape {data['syn0'].shape}, expected ({len(vocab)}, {model.vector_size})")
+        model._set_vocab(vocab)
+        model.wv = KeyedVectors(vocab.words, np.ascontiguousarray(data["syn0"], dtype=np.float32),
+                                counts=vocab.counts)
+        model.syn1neg = np.ascontiguousarray(data["syn1neg"]) if "syn1neg" in data else None
+        model.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
+        model.epoch_losses = list(settings.get("epoch_losses", []))
+        return model
+
+    def __repr__(self):
+        n = len(self.vocab) if self.vocab is not None else 0
+        return (f"Word2Vec(vocab={n}, vector_size={self.vector_size}, sg={self.sg}, hs={self.hs}, "
+                f"negative={self.negative}, window={self.window}, alpha={self.alpha})")
+
+
+_INIT_ARGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed",
+              "workers", "min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs",
+              "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length")
+_SETTINGS = _INIT_ARGS
+
+
+class _Batch:
+    __slots__ = ("tokens", "sent_start", "sent_alpha", "seed", "epoch", "words")
+
+
+class _Producer:
+    """Background thread: corpus -> ids (cached after epoch 1) -> subsampled batches."""
+
+    def __init__(self, model, corpus, epochs, a0, a1, total):
+        self.model = model
+        self.corpus = corpus
+        self.epochs = epochs
+        self.a0, self.a1, self.total = a0, a1, max(total, 1)
+        self.queue = queue.Queue(maxsize=3)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="fastseq-w2v-producer", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.thread.join()
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _put(self, item):
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _run(self):
+        cache = None
+        try:
+            m = self.model
+            fd, cache_path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
+            cache = (fd, cache_path)
+            done = 0
+            for epoch in range(self.epochs):
+                if epoch == 0:
+                    stream = self._encode_and_cache(fd)
+                else:
+                    stream = _read_cached(cache_path)
+                b = 0
+                for ids in stream:
+                    for part in _split(ids, _BATCH_WORDS):
+                        batch = self._make_batch(part, epoch, b, done)
+                        b += 1
+                        done += batch.words
+                        if not self._put(batch):
+                            return
+                    if self.stopping.is_set():
+                        return
+            self._put(None)
+        except BaseException as e:  # handed to the main thread
+            self._put(e)
+        finally:
+            if cache is not None:
+                os.close(cache[0])
+                try:
+                    os.unlink(cache[1])
+                except OSError:
+                    pass
+
+    def _encode_and_cache(self, fd):
+        corpus, m = self.corpus, self.model
+        with os.fdopen(os.dup(fd), "wb") as out:
+            for ids in corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
+                out.write(ids.tobytes())
+                yield ids
+
+    def _make_batch(self, ids, epoch, b, done):
+        """Subsample (redrawn every epoch), index sentences, learning rate per sentence."""
+        m = self.model
+        is_sep = ids == SEP
+        n_sep = np.cumsum(is_sep)  # separators up to and including each position
+        words = len(ids) - int(n_sep[-1])
+        rng = np.random.default_rng([m.seed, epoch, b])
+        keep = is_sep.copy()
+        word_pos = ~is_sep
+        if m.sample > 0:
+            r = rng.random(len(ids), dtype=np.float32)
+            keep |= word_pos & (r < m._keep_prob[np.where(word_pos, ids, 0)])
+        else:
+            keep |= word_pos
+        kept = ids[keep]
+        kept_sep = np.flatnonzero(kept == SEP)
+        ns = len(kept_sep)
+        ends = kept_sep - np.arange(ns)           # sentence s ends here in the tokens array
+        sent_start = np.empty(ns + 1, dtype=np.int64)
+        sent_start[0] = 0
+        sent_start[1:] = ends
+        tokens = kept[kept != SEP]
+        # learning rate by words processed (before subsampling) at each sentence's start
+        raw_sep = np.flatnonzero(is_sep)
+        before = np.concatenate(([0], raw_sep[:-1] + 1)) - np.arange(ns)
+        progress = (done + before) / self.total
+        alpha = np.maximum(self.a0 - (self.a0 - self.a1) * progress, self.a1).astype(np.float32)
+        batch = _Batch()
+        batch.tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        batch.sent_start = sent_start
+        batch.sent_alpha = alpha
+        batch.seed = (((m.seed * 1000003) ^ epoch) * 1000003 + b) & 0xFFFFFFFFFFFFFFFF
+        batch.epoch = epoch
+        batch.words = words
+        return batch
+
+
+def _read_cached(path, chunk=1 << 20):
+    carry = np.empty(0, dtype=np.int32)
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk * 4)
+            if not data:
+                break
+            arr = np.concatenate((carry, np.frombuffer(data, dtype=np.int32)))
+            seps = np.flatnonzero(arr == SEP)
+            if not len(seps):
+                carry = arr
+                continue
+            end = int(seps[-1]) + 1
+            carry = arr[end:]
+            yield arr[:end]
+    if len(carry):
+        yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+
+
+def _split(ids, batch_words):
+    """Cut an id stream (whole sentences, SEP-terminated) into parts of about batch_words."""
+    if len(ids) <= batch_words * 1.5:
+        yield ids
+        return
+    seps = np.flatnonzero(ids == SEP)
+    start = 0
+    while start < len(ids):
+        target = start + batch_words
+        k = np.searchsorted(seps, target)
+        if k >= len(seps):
+            end = len(ids)
+        else:
+            end = int(seps[k]) + 1
+        if len(ids) - end < batch_words // 2:
+            end = len(ids)
+        yield ids[start:end]
+        start = end
+
+
+def _bar(enabled, desc, unit, total=None):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
+
+
+def _positive_int(name, v):
+    try:
+        iv = int(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected an integer, got {v!r}") from None
+    if iv != v or iv <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {v!r}")
+    return iv
+
+
+def _nonneg_int(name, v):
+    try:
+        iv = int(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected an integer, got {v!r}") from None
+    if iv != v or iv < 0:
+        raise ValueError(f"{name}: must be >= 0, got {v!r}")
+    return iv
+
+
+def _positive_float(name, v):
+    try:
+        fv = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {v!r}") from None
+    if not (fv > 0 and np.isfinite(fv)):
+        raise ValueError(f"{name}: must be a positive number, got {v!r}")
+    return fv

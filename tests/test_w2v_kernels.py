@@ -1,0 +1,142 @@
+"""The C word2vec kernel against the NumPy reference, on tiny cases."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastseq import _w2v
+from fastseq.vocab import Vocab
+
+import reference
+
+SIMD_LEVELS = [name for name, lvl in _w2v.SIMD_NAMES.items() if lvl <= _w2v.SIMD_NAMES[_w2v.simd_best()]]
+
+
+def _setup(n=8, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    vocab = Vocab([f"w{i}" for i in range(n)], np.arange(n, 0, -1) * 10)
+    syn0 = (rng.standard_normal((n, d)) * 0.3).astype(np.float32)
+    syn1neg = (rng.standard_normal((n, d)) * 0.3).astype(np.float32)
+    syn1 = (rng.standard_normal((n - 1, d)) * 0.3).astype(np.float32)
+    return vocab, syn0, syn1neg, syn1
+
+
+@pytest.mark.parametrize("simd", SIMD_LEVELS)
+@pytest.mark.parametrize("sg", [1, 0])
+@pytest.mark.parametrize("loss", ["ns", "hs", "both"])
+@pytest.mark.parametrize("shared", [True, False])
+def test_kernel_matches_reference(simd, sg, loss, shared):
+    if not sg and not shared:
+        pytest.skip("shared negatives only concern skip-gram")
+    n, d = 8, 16
+    vocab, syn0, syn1neg, syn1 = _setup(n, d)
+    negative = 3 if loss in ("ns", "both") else 0
+    hs = loss in ("hs", "both")
+    noise_word = 5
+    weights = np.zeros(n)
+    weights[noise_word] = 1.0  # every negative is word 5: the reference knows them
+    neg_prob, neg_alias = _w2v.alias_table(weights)
+    offset, point, code = vocab.huffman()
+    paths = {w: (point[offset[w]:offset[w + 1]], code[offset[w]:offset[w + 1]].astype(np.float64))
+             for w in range(n)}
+    sentences = [[0, 1, 2, 5, 3, 1], [4, 6, 7], [2]]
+    alphas = [0.05, 0.04, 0.03]
+    tokens = np.array(sum(sentences, []), dtype=np.int32)
+    starts = np.cumsum([0] + [len(s) for s in sentences]).astype(np.int64)
+
+    ref = [syn0.astype(np.float64), syn1neg.astype(np.float64), syn1.astype(np.float64)]
+    for sen, a in zip(sentences, alphas):
+        reference.train_sentence(sen, *ref, sg=sg, negative=negative, hs=hs, alpha=a, reach=1,
+                                 noise_word=noise_word, shared=shared, hs_paths=paths)
+
+    p = _w2v.Params(d, 1, negative, hs, sg, True, shared, _w2v.SIMD_NAMES[simd], 123)
+    loss_sum, n_ex = _w2v.train_batch(
+        p, syn0, syn1neg if negative else None, syn1 if hs else None, tokens, starts,
+        np.array(alphas, dtype=np.float32), neg_prob if negative else None,
+        neg_alias if negative else None, offset if hs else None, point if hs else None,
+        code if hs else None, 1)
+    np.testing.assert_allclose(syn0, ref[0], rtol=1e-5, atol=1e-6)
+    if negative:
+        np.testing.assert_allclose(syn1neg, ref[1], rtol=1e-5, atol=1e-6)
+    if hs:
+        np.testing.assert_allclose(syn1, ref[2], rtol=1e-5, atol=1e-6)
+    assert loss_sum > 0
+    assert n_ex == (sum(2 * len(s) - 2 for s in sentences if len(s) > 1) if sg else
+                    sum(len(s) for s in sentences if len(s) > 1))
+
+
+def test_alias_table_samples_the_distribution():
+    w = np.array([5.0, 0.0, 1.0, 2.0, 2.0])
+    prob, alias = _w2v.alias_table(w)
+    # exact probabilities implied by the table
+    n = len(w)
+    implied = np.zeros(n)
+    for i in range(n):
+        p = min(float(prob[i]), 1.0)
+        implied[i] += p / n
+        implied[alias[i]] += (1 - p) / n
+    np.testing.assert_allclose(implied, w / w.sum(), atol=1e-6)
+
+
+@pytest.mark.parametrize("weights", [[], [0.0, 0.0], [1.0, -1.0], [1.0, np.nan]])
+def test_alias_table_rejects_bad_weights(weights):
+    with pytest.raises(ValueError):
+        _w2v.alias_table(np.array(weights, dtype=np.float64))
+
+
+def test_bad_token_ids_are_rejected():
+    vocab, syn0, syn1neg, _ = _setup()
+    prob, alias = _w2v.alias_table(np.ones(len(vocab)))
+    p = _w2v.Params(16, 2, 2, False, True)
+    for bad in ([0, 99], [-1, 0]):
+        with pytest.raises(ValueError, match="invalid argument"):
+            _w2v.train_batch(p, syn0, syn1neg, None, np.array(bad, dtype=np.int32),
+                             np.array([0, 2], dtype=np.int64), np.array([0.01], dtype=np.float32),
+                             prob, alias, None, None, None, 1)
+
+
+def test_shape_errors_name_the_argument():
+    vocab, syn0, syn1neg, _ = _setup()
+    prob, alias = _w2v.alias_table(np.ones(len(vocab)))
+    p = _w2v.Params(16, 2, 2, False, True)
+    with pytest.raises(ValueError, match="syn1neg"):
+        _w2v.train_batch(p, syn0, syn1neg[:3], None, np.array([0, 1], dtype=np.int32),
+                         np.array([0, 2], dtype=np.int64), np.array([0.01], dtype=np.float32),
+                         prob, alias, None, None, None, 1)
+    with pytest.raises(ValueError, match="sent_alpha"):
+        _w2v.train_batch(p, syn0, syn1neg, None, np.array([0, 1], dtype=np.int32),
+                         np.array([0, 2], dtype=np.int64), np.array([0.01, 0.2], dtype=np.float32),
+                         prob, alias, None, None, None, 1)
+
+
+def test_huge_alpha_raises_floating_point_error():
+    vocab, syn0, syn1neg, _ = _setup()
+    prob, alias = _w2v.alias_table(np.ones(len(vocab)))
+    p = _w2v.Params(16, 2, 2, False, True)
+    tokens = np.tile(np.arange(8, dtype=np.int32), 200)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        for _ in range(50):
+            _w2v.train_batch(p, syn0, syn1neg, None, tokens, np.array([0, len(tokens)], dtype=np.int64),
+                             np.array([1e12], dtype=np.float32), prob, alias, None, None, None, 1)
+
+
+def test_simd_env_var_forces_generic_path(demo_corpus):
+    """FASTSEQ_SIMD=generic gives the same vectors as the generic path picked in-process,
+    and differs at most by rounding from the best path."""
+    code = ("import fastseq, numpy as np, sys;"
+            f"m = fastseq.Word2Vec(corpus_file={str(demo_corpus)!r}, sg=1, workers=1, epochs=1, seed=3);"
+            "np.save(sys.argv[1], m.wv.vectors)")
+    outs = {}
+    for simd in ("generic", "auto"):
+        out = os.path.join(os.path.dirname(str(demo_corpus)), f"v-{simd}.npy")
+        env = dict(os.environ, FASTSEQ_SIMD=simd)
+        subprocess.run([sys.executable, "-c", code, out], check=True, env=env)
+        outs[simd] = np.load(out)
+    assert np.isfinite(outs["generic"]).all()
+    # different instruction sets round differently, but learn the same thing
+    np.testing.assert_allclose(outs["generic"], outs["auto"], atol=0.05)
+    bad = subprocess.run([sys.executable, "-c", code, "x.npy"], env=dict(os.environ, FASTSEQ_SIMD="sse9"),
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "FASTSEQ_SIMD" in bad.stderr

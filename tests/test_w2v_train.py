@@ -1,0 +1,181 @@
+"""Training end to end on the planted-structure demo corpus: quality, determinism, I/O."""
+import numpy as np
+import pytest
+
+import fastseq
+from fastseq import KeyedVectors, Word2Vec
+from fastseq.demo import CLASSES, COUNTRIES, analogy_questions
+
+
+def _neighbour_purity(kv, topn=5):
+    """Fraction of each class word's top-n neighbours that are in its class."""
+    hits = total = 0
+    for members in CLASSES.values():
+        for w in members:
+            near = [x for x, _ in kv.most_similar(w, topn=topn)]
+            hits += sum(x in members for x in near)
+            total += topn
+    return hits / total
+
+
+def _analogy_accuracy(kv):
+    qs = analogy_questions()
+    ok = sum(kv.most_similar(positive=[b, c], negative=[a], topn=1)[0][0] == d for a, b, c, d in qs)
+    return ok / len(qs)
+
+
+CONFIGS = {
+    "sg-ns": dict(sg=1, negative=5, hs=0),
+    "sg-hs": dict(sg=1, negative=0, hs=1),
+    "cbow-ns": dict(sg=0, negative=5, hs=0, alpha=0.05),
+    "cbow-hs": dict(sg=0, negative=0, hs=1, alpha=0.05),
+}
+
+
+@pytest.fixture(scope="module")
+def trained(demo_corpus):
+    models = {}
+    for name, cfg in CONFIGS.items():
+        models[name] = Word2Vec(corpus_file=demo_corpus, vector_size=32, window=4, min_count=5,
+                                epochs=8, workers=2, seed=11, **cfg)
+    return models
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_learns_planted_classes(trained, name):
+    assert _neighbour_purity(trained[name].wv) >= 0.8
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_learns_planted_analogies(trained, name):
+    assert _analogy_accuracy(trained[name].wv) >= 0.3  # chance is ~0.01
+
+
+def test_random_vectors_fail_the_same_checks(demo_corpus):
+    """The thresholds above are not trivially met: untrained vectors fail them."""
+    m = Word2Vec(vector_size=32, min_count=5)
+    m.build_vocab(corpus_file=demo_corpus)
+    assert _neighbour_purity(m.wv) < 0.5
+    assert _analogy_accuracy(m.wv) < 0.1
+
+
+def test_loss_decreases_and_is_reported(trained):
+    m = trained["sg-ns"]
+    per_example = np.array(m.epoch_losses) / np.array(m.epoch_examples)
+    assert len(per_example) == 8 and np.all(np.isfinite(per_example))
+    assert per_example[-1] < per_example[0]
+    assert m.get_latest_training_loss() == m.epoch_losses[-1]
+
+
+def test_one_thread_is_deterministic(demo_corpus):
+    kw = dict(corpus_file=demo_corpus, sg=1, vector_size=16, epochs=2, workers=1, seed=5)
+    a, b = Word2Vec(**kw), Word2Vec(**kw)
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    assert np.array_equal(a.syn1neg, b.syn1neg)
+    c = Word2Vec(**{**kw, "seed": 6})
+    assert not np.array_equal(a.wv.vectors, c.wv.vectors)
+
+
+def test_sentences_iterable_equals_file(demo_corpus):
+    sents = [line.split() for line in open(demo_corpus)]
+    kw = dict(sg=0, vector_size=16, epochs=2, workers=1, seed=5)
+    a = Word2Vec(corpus_file=demo_corpus, **kw)
+    b = Word2Vec(sentences=sents, **kw)
+    assert a.wv.index_to_key == b.wv.index_to_key
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+
+
+def test_two_threads_work(trained):
+    # trained with workers=2 above; quality checked there. Here: set_num_threads default path.
+    fastseq.set_num_threads(2)
+    try:
+        assert fastseq.get_num_threads() == 2
+    finally:
+        fastseq.set_num_threads(None)
+    with pytest.raises(ValueError):
+        fastseq.set_num_threads(0)
+
+
+def test_word2vec_formats_round_trip(trained, tmp_path):
+    kv = trained["sg-ns"].wv
+    for binary in (True, False):
+        path = tmp_path / f"v.{'bin' if binary else 'txt'}"
+        kv.save_word2vec_format(path, binary=binary)
+        back = KeyedVectors.load_word2vec_format(path, binary=binary)
+        assert back.index_to_key == kv.index_to_key
+        if binary:
+            assert np.array_equal(back.vectors, kv.vectors)
+        else:
+            np.testing.assert_allclose(back.vectors, kv.vectors, rtol=1e-6)
+    assert kv["paris"].shape == (32,)
+    with pytest.raises(KeyError, match="nosuchword"):
+        kv["nosuchword"]
+
+
+def test_gensim_reads_our_files(trained, tmp_path):
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = trained["cbow-ns"].wv
+    for binary in (True, False):
+        path = tmp_path / f"g.{'bin' if binary else 'txt'}"
+        kv.save_word2vec_format(path, binary=binary)
+        g = gensim_models.KeyedVectors.load_word2vec_format(str(path), binary=binary)
+        assert g.index_to_key == kv.index_to_key
+        np.testing.assert_allclose(g.vectors, kv.vectors, rtol=1e-6)
+
+
+def test_model_save_load_and_continue(trained, tmp_path, demo_corpus):
+    m = trained["sg-hs"]
+    path = tmp_path / "model.fsw2v"
+    m.save(path)
+    back = Word2Vec.load(path)
+    assert back.wv.index_to_key == m.wv.index_to_key
+    assert np.array_equal(back.wv.vectors, m.wv.vectors)
+    assert np.array_equal(back.syn1, m.syn1)
+    assert back.sg == 1 and back.hs == 1 and back.negative == 0 and back.vector_size == 32
+    assert np.array_equal(back.vocab.counts, m.vocab.counts)
+    before = back.wv.vectors.copy()
+    back.train(corpus_file=demo_corpus, epochs=1, start_alpha=0.01, end_alpha=0.001)
+    assert not np.array_equal(back.wv.vectors, before)
+    assert _neighbour_purity(back.wv) >= 0.8
+
+
+def test_load_rejects_other_files(tmp_path):
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a fastseq word2vec model"):
+        Word2Vec.load(bad)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(vector_size=0), "vector_size"), (dict(window=-1), "window"), (dict(epochs=0), "epochs"),
+    (dict(negative=0, hs=0), "no training objective"), (dict(alpha=0), "alpha"),
+    (dict(min_alpha=1.0), "min_alpha"), (dict(sample=-1), "sample"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Word2Vec(**kwargs)
+
+
+def test_bad_corpora(tmp_path):
+    from fastseq.corpus import CorpusError
+    with pytest.raises(CorpusError, match="no such file"):
+        Word2Vec(corpus_file=tmp_path / "missing.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    with pytest.raises(CorpusError, match="empty corpus"):
+        Word2Vec(corpus_file=empty)
+    rare = tmp_path / "rare.txt"
+    rare.write_text("a b c\nd e f\n")
+    with pytest.raises(CorpusError, match="min_count=5"):
+        Word2Vec(corpus_file=rare)
+
+
+def test_divergence_is_detected(demo_corpus):
+    with pytest.raises(FloatingPointError, match="lower alpha"):
+        Word2Vec(corpus_file=demo_corpus, sg=1, alpha=1e9, min_alpha=1e9, epochs=2, workers=2)
+
+
+def test_countries_are_in_vocabulary(trained):
+    kv = trained["sg-ns"].wv
+    assert all(c in kv and k in kv for c, k, _ in COUNTRIES)
+    assert len(kv) == len(trained["sg-ns"].vocab) and kv.get_count("the") > 1000

@@ -1,0 +1,225 @@
+"""Vocabulary, corpus reading, subsampling and the learning-rate schedule."""
+import gzip
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from fastseq.corpus import SEP, Corpus, CorpusError
+from fastseq.vocab import Vocab
+from fastseq.word2vec import Word2Vec, _Producer
+
+import reference
+
+
+def _write(path, text, mode="w"):
+    with open(path, mode) as f:
+        f.write(text)
+    return path
+
+
+def _zipf_text(rng, n_lines=400, vocab=300):
+    words = [f"t{i}" for i in range(vocab)]
+    p = 1.0 / np.arange(1, vocab + 1)
+    p /= p.sum()
+    return "\n".join(" ".join(rng.choice(words, size=rng.integers(1, 40), p=p)) for _ in range(n_lines)) + "\n"
+
+
+def test_counts_match_counter(tmp_path):
+    text = _zipf_text(np.random.default_rng(0))
+    path = _write(tmp_path / "c.txt", text)
+    counts, raw, n_sent = Corpus(corpus_file=path).count_words()
+    assert counts == Counter(text.split())
+    assert raw == len(text.split())
+    assert n_sent == 400
+    v = Vocab.from_counts(counts, min_count=3)
+    expected = sorted(((w, c) for w, c in Counter(text.split()).items() if c >= 3), key=lambda x: -x[1])
+    assert [c for _, c in expected] == v.counts.tolist()
+    assert set(v.words) == {w for w, _ in expected}
+    assert list(v.counts) == sorted(v.counts, reverse=True)
+
+
+def test_sentences_and_file_give_same_counts(tmp_path):
+    text = _zipf_text(np.random.default_rng(1))
+    path = _write(tmp_path / "c.txt", text)
+    sents = [line.split() for line in text.splitlines()]
+    assert Corpus(sentences=sents).count_words()[0] == Corpus(corpus_file=path).count_words()[0]
+
+
+def test_gzip_corpus(tmp_path):
+    text = _zipf_text(np.random.default_rng(2))
+    plain = _write(tmp_path / "c.txt", text)
+    gz = tmp_path / "c.txt.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write(text)
+    assert Corpus(corpus_file=gz).count_words() == Corpus(corpus_file=plain).count_words()
+
+
+def test_max_final_vocab_and_min_count():
+    counts = {"a": 10, "b": 8, "c": 8, "d": 3, "e": 1}
+    assert Vocab.from_counts(counts, min_count=2).words == ["a", "b", "c", "d"]
+    # as gensim: raise min_count so at most max_final_vocab words survive (ties go together)
+    assert Vocab.from_counts(counts, min_count=1, max_final_vocab=2).words == ["a"]
+    assert Vocab.from_counts(counts, min_count=1, max_final_vocab=3).words == ["a", "b", "c"]
+
+
+def test_max_vocab_size_prunes_while_counting(tmp_path):
+    rng = np.random.default_rng(3)
+    # many singletons plus a few frequent words: pruning must keep the frequent ones
+    lines = [" ".join(["the", "cat", f"rare{i}", "sat", f"x{i}"]) for i in range(50000)]
+    path = _write(tmp_path / "c.txt", "\n".join(lines) + "\n")
+    corpus = Corpus(corpus_file=path)
+    counts, raw, _ = corpus.count_words(max_vocab_size=1000)
+    assert len(counts) <= 1000 + 1  # bounded (pruned after each chunk)
+    assert counts["the"] == counts["cat"] == counts["sat"] == 50000
+    assert raw == 250000
+    del rng
+
+
+def test_invalid_utf8_is_an_error_with_line_number(tmp_path):
+    path = _write(tmp_path / "bad.txt", b"good words here\nmore good\nbad \xff\xfe byte\n", "wb")
+    with pytest.raises(CorpusError, match=r"bad.txt:3: invalid UTF-8 at byte offset 30"):
+        Corpus(corpus_file=path).count_words()
+    counts, _, _ = Corpus(corpus_file=path, unicode_errors="replace").count_words()
+    assert counts["\ufffd\ufffd"] == 1 and counts["byte"] == 1
+
+
+def test_file_without_newlines_is_read_in_pieces(tmp_path):
+    """text8-like: one enormous line, cut into sentences of max_sentence_length words."""
+    rng = np.random.default_rng(4)
+    words = rng.choice(["a", "b", "c", "d", "e"], size=50000)
+    path = _write(tmp_path / "t8", " ".join(words))
+    corpus = Corpus(corpus_file=path)
+    counts, raw, _ = corpus.count_words()
+    assert raw == 50000
+    v = Vocab.from_counts(counts, 1)
+    chunks = list(corpus.iter_encoded(v.index, max_sentence_length=1000))
+    ids = np.concatenate(chunks)
+    seps = np.flatnonzero(ids == SEP)
+    assert len(ids) - len(seps) == 50000
+    lengths = np.diff(np.concatenate(([-1], seps))) - 1
+    assert lengths.max() == 1000 and lengths.sum() == 50000
+    decoded = [v.words[i] for i in ids if i != SEP]
+    assert decoded == list(words)
+
+
+def test_small_chunks_reassemble_lines(tmp_path, monkeypatch):
+    import fastseq.corpus as corpus_mod
+    text = _zipf_text(np.random.default_rng(5), n_lines=50)
+    path = _write(tmp_path / "c.txt", text)
+    monkeypatch.setattr(corpus_mod, "CHUNK_BYTES", 7)
+    corpus = Corpus(corpus_file=path)
+    chunks = list(corpus_mod.iter_text_chunks(path, chunk_bytes=7))
+    assert "".join(chunks) == text
+    counts, raw, _ = corpus.count_words()
+    v = Vocab.from_counts(counts, 1)
+    ids = np.concatenate(list(corpus.iter_encoded(v.index)))
+    sents, cur = [], []
+    for i in ids:
+        if i == SEP:
+            sents.append(cur)
+            cur = []
+        else:
+            cur.append(v.words[i])
+    assert sents == [line.split() for line in text.splitlines()]
+
+
+def test_oov_words_are_dropped():
+    sents = [["a", "rare", "a", "b"], ["b", "a"]]
+    corpus = Corpus(sentences=sents)
+    v = Vocab.from_counts(corpus.count_words()[0], min_count=2)
+    ids = np.concatenate(list(corpus.iter_encoded(v.index)))
+    assert ids.tolist() == [v.index["a"], v.index["a"], v.index["b"], SEP, v.index["b"], v.index["a"], SEP]
+
+
+def test_generator_is_rejected():
+    with pytest.raises(TypeError, match="re-iterable"):
+        Corpus(sentences=(s for s in [["a"]]))
+    with pytest.raises(TypeError, match=r"sentences\[0\]"):
+        Corpus(sentences=["a b c"]).count_words()
+
+
+def test_subsampling_keep_rate_matches_formula():
+    rng = np.random.default_rng(6)
+    n = 50
+    counts = (1e6 / np.arange(1, n + 1) ** 1.1).astype(np.int64)
+    v = Vocab([f"w{i}" for i in range(n)], counts)
+    model = Word2Vec(sample=1e-2, seed=7)
+    model._set_vocab(v)
+    keep = v.keep_probabilities(1e-2)
+    for w in (0, 1, 5, 30):
+        assert keep[w] == pytest.approx(reference.keep_probability(counts[w], 1e-2, counts.sum()), rel=1e-6)
+    assert keep[0] < 0.5 and keep[-1] == 1.0
+    ids = rng.choice(n, size=400000, p=counts / counts.sum()).astype(np.int32)
+    stream = np.concatenate([np.append(chunk, SEP) for chunk in np.array_split(ids, 4000)]).astype(np.int32)
+    prod = _Producer(model, None, 1, 0.025, 0.0001, len(ids))
+    batch = prod._make_batch(stream, epoch=0, b=0, done=0)
+    seen = np.bincount(ids, minlength=n)
+    kept = np.bincount(batch.tokens, minlength=n)
+    for w in (0, 1, 2, 5, 10):
+        rate = kept[w] / seen[w]
+        se = np.sqrt(keep[w] * (1 - keep[w]) / seen[w])
+        assert abs(rate - keep[w]) < 5 * se + 1e-3, (w, rate, keep[w])
+    # redrawn every epoch: another epoch keeps a different subset
+    batch2 = prod._make_batch(stream, epoch=1, b=0, done=0)
+    assert not np.array_equal(batch.tokens, batch2.tokens)
+    # sentence spans still cover the kept tokens in order
+    assert batch.sent_start[0] == 0 and batch.sent_start[-1] == len(batch.tokens)
+    assert len(batch.sent_start) == 4001
+
+
+def test_learning_rate_decays_linearly_over_all_epochs():
+    v = Vocab(["a", "b"], [60, 40])
+    model = Word2Vec(sample=0, seed=1)
+    model._set_vocab(v)
+    total = 100 * 3
+    prod = _Producer(model, None, 3, 0.025, 0.0001, total)
+    stream = np.array(([0, 1] * 5 + [SEP]) * 10, dtype=np.int32)  # 10 sentences of 10 words
+    b0 = prod._make_batch(stream, epoch=0, b=0, done=0)
+    b2 = prod._make_batch(stream, epoch=2, b=0, done=200)
+    expected0 = 0.025 - (0.025 - 0.0001) * np.arange(0, 100, 10) / total
+    np.testing.assert_allclose(b0.sent_alpha, expected0, rtol=1e-6)
+    expected2 = 0.025 - (0.025 - 0.0001) * (200 + np.arange(0, 100, 10)) / total
+    np.testing.assert_allclose(b2.sent_alpha, expected2, rtol=1e-6)
+    assert b2.sent_alpha[-1] > 0.0001 and np.all(np.diff(b0.sent_alpha) < 0)
+
+
+def test_learning_rate_schedule_in_training(demo_corpus):
+    """End to end: the last sentences train at ~min_alpha (progress counted correctly)."""
+    model = Word2Vec(sg=1, workers=1, epochs=2, min_alpha=0.0001)
+    model.build_vocab(corpus_file=demo_corpus)
+    seen = []
+    import fastseq._w2v as w2v
+    real = w2v.train_batch
+
+    def spy(p, syn0, s1n, s1, tokens, starts, alphas, *rest):
+        seen.append(np.array(alphas))
+        return real(p, syn0, s1n, s1, tokens, starts, alphas, *rest)
+
+    w2v.train_batch = spy
+    try:
+        model.train(corpus_file=demo_corpus)
+    finally:
+        w2v.train_batch = real
+    alphas = np.concatenate(seen)
+    assert alphas[0] == pytest.approx(0.025)
+    assert alphas[-1] == pytest.approx(0.0001, abs=2e-4)
+    assert np.all(np.diff(alphas) <= 1e-9)
+
+
+def test_huffman_tree_is_prefix_code_and_optimal_shape():
+    counts = np.array([50, 30, 10, 5, 3, 2])
+    v = Vocab(list("abcdef"), counts)
+    offset, point, code = v.huffman()
+    codes = ["".join(map(str, code[offset[w]:offset[w + 1]])) for w in range(6)]
+    for i, a in enumerate(codes):
+        for j, b in enumerate(codes):
+            if i != j:
+                assert not b.startswith(a)
+    lengths = np.diff(offset)
+    assert lengths[0] == 1 and lengths[0] <= lengths[1] <= lengths[-1]
+    # every path starts at the root (inner node n - 2) and uses inner nodes only
+    assert all(point[offset[w]] == 4 for w in range(6))
+    assert point.min() >= 0 and point.max() <= 4
+    # Huffman is optimal: expected code length equals the textbook value for these counts
+    assert (lengths * counts).sum() == 50 * 1 + 30 * 2 + 10 * 3 + 5 * 4 + 3 * 5 + 2 * 5
