@@ -17,7 +17,7 @@ from itertools import repeat
 
 import numpy as np
 
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 18  # small chunks keep the transient token lists (and peak memory) small
 SEP = -1  # sentence separator in encoded id streams
 OOV = -2  # word not in the vocabulary (dropped)
 _WS = b" \t\n\r\x0b\x0c"
@@ -44,10 +44,11 @@ def _open_binary(path):
     return f
 
 
-def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=CHUNK_BYTES):
+def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=None):
     """Yield decoded text chunks of ``path`` that end on whitespace (or at end of file)."""
     if unicode_errors not in ("strict", "replace", "ignore"):
         raise ValueError(f"unicode_errors: expected 'strict', 'replace' or 'ignore', got {unicode_errors!r}")
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     line_no = 1  # line number at the start of the current chunk
     offset = 0  # byte offset at the start of the current chunk
     carry = b""
@@ -153,8 +154,7 @@ class Corpus:
                     min_reduce += 1
             if on_progress is not None:
                 on_progress(raw)
-        counts = dict(counter)
-        return counts, raw, n_sent
+        return counter, raw, n_sent
 
     def iter_encoded(self, index, max_sentence_length=10000):
         """Yield int32 arrays of vocabulary ids with SEP after every sentence.

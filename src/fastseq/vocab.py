@@ -34,13 +34,16 @@ class Vocab:
     def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0):
         """Keep words with count >= min_count (raised, as gensim does, so that at most
         ``max_final_vocab`` words remain), sorted by descending count."""
-        items = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: ties keep first-seen order
+        words_all = list(counts.keys())
+        cnt_all = np.fromiter(counts.values(), dtype=np.int64, count=len(words_all))
         effective = min_count
-        if max_final_vocab is not None and max_final_vocab < len(items):
-            effective = max(min_count, items[max_final_vocab][1] + 1)
-        kept = [(w, c) for w, c in items if c >= effective]
-        words = [w for w, _ in kept]
-        cnts = np.fromiter((c for _, c in kept), dtype=np.int64, count=len(kept))
+        if max_final_vocab is not None and max_final_vocab < len(words_all):
+            kth = np.sort(cnt_all)[::-1][max_final_vocab]
+            effective = max(min_count, int(kth) + 1)
+        kept = np.flatnonzero(cnt_all >= effective)
+        kept = kept[np.argsort(-cnt_all[kept], kind="stable")]  # stable: ties keep first-seen order
+        words = [words_all[i] for i in kept]
+        cnts = cnt_all[kept]
         v = cls(words, cnts, raw_words, n_sentences)
         v.effective_min_count = effective
         return v

@@ -353,15 +353,10 @@ class _Producer:
                     stream = self._encode_and_cache(fd)
                 else:
                     stream = _read_cached(cache_path)
-                b = 0
-                for ids in stream:
-                    for part in _split(ids, _BATCH_WORDS):
-                        batch = self._make_batch(part, epoch, b, done)
-                        b += 1
-                        done += batch.words
-                        if not self._put(batch):
-                            return
-                    if self.stopping.is_set():
+                for b, part in enumerate(_rebatch(stream, _BATCH_WORDS)):
+                    batch = self._make_batch(part, epoch, b, done)
+                    done += batch.words
+                    if not self._put(batch):
                         return
             self._put(None)
         except BaseException as e:  # handed to the main thread
@@ -437,24 +432,24 @@ def _read_cached(path, chunk=1 << 20):
         yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
 
 
-def _split(ids, batch_words):
-    """Cut an id stream (whole sentences, SEP-terminated) into parts of about batch_words."""
-    if len(ids) <= batch_words * 1.5:
-        yield ids
-        return
-    seps = np.flatnonzero(ids == SEP)
-    start = 0
-    while start < len(ids):
-        target = start + batch_words
-        k = np.searchsorted(seps, target)
-        if k >= len(seps):
-            end = len(ids)
-        else:
-            end = int(seps[k]) + 1
-        if len(ids) - end < batch_words // 2:
-            end = len(ids)
-        yield ids[start:end]
-        start = end
+def _rebatch(stream, batch_words):
+    """Regroup SEP-terminated id arrays into batches of about batch_words ids, cut at
+    sentence ends. Batches do not depend on how the source was chunked, so a file,
+    its .gz and the same sentences from Python train identically."""
+    parts, size = [], 0
+    for ids in stream:
+        parts.append(ids)
+        size += len(ids)
+        while size >= batch_words:
+            buf = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            seps = np.flatnonzero(buf == SEP)
+            k = np.searchsorted(seps, batch_words - 1)
+            end = int(seps[min(k, len(seps) - 1)]) + 1
+            yield buf[:end]
+            rest = buf[end:]
+            parts, size = ([rest], len(rest)) if len(rest) else ([], 0)
+    if size:
+        yield np.concatenate(parts)
 
 
 def _bar(enabled, desc, unit, total=None):
