@@ -1,0 +1,823 @@
+/* fs_rnn_impl.h: the recurrent kernels' body, compiled once per (real type,
+ * SIMD target). fs_rnn.c includes it with
+ *   R      float or double      RT   f32 or f64 (name suffix)
+ *   FS_SFX generic/avx2/avx512  VB   vector width in bytes    MR  rows per micro-tile
+ * and a `#pragma GCC target` in force, so every function below exists once per
+ * combination and the dispatcher picks one at run time.
+ *
+ * Design: one matrix-product micro-kernel (MR rows x NR = 2 vectors of
+ * columns, accumulators in registers, GCC vector extensions so that the same
+ * source is SSE2, AVX2 or AVX-512 code) serves every product. Weights are
+ * packed once per call into NR-column panels; the recurrent weights are packed
+ * per gate so that a "chunk" of NR hidden units owns NR columns of every gate,
+ * and one thread can do a chunk's product and its gate math without waiting
+ * for anybody. Threads split the batch rows (no synchronisation inside the
+ * time loop) or, for batches too small to split, the chunks (one barrier per
+ * step). Products over all time steps at once (the input projection, dx,
+ * dw_ih, dw_hh) run as large GEMMs before / after the time loop. */
+
+#define FS_F(name) FS_CAT(FS_CAT(name, RT), FS_SFX)
+#define V FS_F(vec)
+#define VU FS_F(uvec)
+#define VL ((int)(VB / sizeof(R)))
+#define NR (2 * VL)
+
+typedef R V __attribute__((vector_size(VB)));
+typedef R VU __attribute__((vector_size(VB), aligned(sizeof(R))));
+
+/* ---------------------------------------------------------------- pointwise math */
+#if FS_REAL_IS_DOUBLE
+static inline R FS_F(sigm)(R x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+static inline R FS_F(tanhr)(R x)
+{
+    return tanh(x);
+}
+#else
+/* exp for float, branch-free so that loops over it vectorise: x = n ln2 + r,
+ * |r| <= ln2/2, e^r by its Taylor series to r^7 (error < 1e-8 relative), 2^n
+ * put into the exponent bits. Inputs are clamped to [-87, 88] (finite, normal
+ * results); NaN stays NaN. */
+static inline float FS_F(expf)(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* round to nearest with the 1.5 * 2^23 trick (no rint call, vectorises) */
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145752f;
+    r = r - n * 1.42860677e-6f;
+    float q = 1.0f / 5040.0f;
+    q = q * r + 1.0f / 720.0f;
+    q = q * r + 1.0f / 120.0f;
+    q = q * r + 1.0f / 24.0f;
+    q = q * r + 1.0f / 6.0f;
+    q = q * r + 0.5f;
+    q = q * r + 1.0f;
+    q = q * r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } s;
+    s.i = ((int32_t)n + 127) << 23;
+    return q * s.f;
+}
+static inline float FS_F(sigm)(float x)
+{
+    return 1.0f / (1.0f + FS_F(expf)(-x));
+}
+/* tanh: odd Taylor polynomial for |x| < 0.4 (where 1 - 2/(e^2x + 1) would
+ * cancel), 1 - 2/(e^2|x| + 1) beyond; relative error a few 1e-7. */
+static inline float FS_F(tanhr)(float x)
+{
+    float a = x < 0.0f ? -x : x;
+    float e = FS_F(expf)(2.0f * a);
+    float big = 1.0f - 2.0f / (e + 1.0f);
+    float x2 = x * x;
+    float q = -929569.0f / 638512875.0f;
+    q = q * x2 + 21844.0f / 6081075.0f;
+    q = q * x2 - 1382.0f / 155925.0f;
+    q = q * x2 + 62.0f / 2835.0f;
+    q = q * x2 - 17.0f / 315.0f;
+    q = q * x2 + 2.0f / 15.0f;
+    q = q * x2 - 1.0f / 3.0f;
+    float small = a + a * x2 * q;
+    float t = a < 0.4f ? small : big;
+    return x < 0.0f ? -t : t;
+}
+#endif
+
+/* ---------------------------------------------------------------- micro-kernel */
+/* C[0:m, 0:NR] (= or +=) A[0:m, 0:K] . P[0:K, 0:NR]; A row-major with leading
+ * dimension lda, P a packed panel (NR values per k, aligned). */
+#define FS_UKR_DEF(MRV)                                                                  \
+    static void FS_F(ukr##MRV)(int64_t K, const R *FS_RESTRICT a, int64_t lda,           \
+                               const R *FS_RESTRICT pb, R *FS_RESTRICT c, int64_t ldc,   \
+                               int acc)                                                   \
+    {                                                                                     \
+        V c0[MRV], c1[MRV];                                                               \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                            \
+        {                                                                                 \
+            c0[i] = (V){0};                                                               \
+            c1[i] = (V){0};                                                               \
+        }                                                                                 \
+        for (int64_t k = 0; k < K; k++) {                                                 \
+            V b0 = *(const V *)(pb + k * NR);                                             \
+            V b1 = *(const V *)(pb + k * NR + VL);                                        \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                        \
+            {                                                                             \
+                R ai = a[i * lda + k];                                                    \
+                c0[i] += ai * b0;                                                         \
+                c1[i] += ai * b1;                                                         \
+            }                                                                             \
+        }                                                                                 \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                            \
+        {                                                                                 \
+            VU *d0 = (VU *)(c + i * ldc), *d1 = (VU *)(c + i * ldc + VL);                 \
+            if (acc) {                                                                    \
+                *d0 += c0[i];                                                             \
+                *d1 += c1[i];                                                             \
+            } else {                                                                      \
+                *d0 = c0[i];                                                              \
+                *d1 = c1[i];                                                              \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+FS_UKR_DEF(2)
+FS_UKR_DEF(3)
+FS_UKR_DEF(4)
+#if MR >= 6
+FS_UKR_DEF(5)
+FS_UKR_DEF(6)
+#endif
+#if MR >= 8
+FS_UKR_DEF(7)
+FS_UKR_DEF(8)
+#endif
+
+/* one row: a matrix-vector product, with four partial sums over k so that the
+ * FMA latency is hidden */
+static void FS_F(ukr1)(int64_t K, const R *FS_RESTRICT a, int64_t lda, const R *FS_RESTRICT pb,
+                       R *FS_RESTRICT c, int64_t ldc, int acc)
+{
+    V s[4][2];
+    for (int u = 0; u < 4; u++) {
+        s[u][0] = (V){0};
+        s[u][1] = (V){0};
+    }
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            R ak = a[k + u];
+            s[u][0] += ak * *(const V *)(pb + (k + u) * NR);
+            s[u][1] += ak * *(const V *)(pb + (k + u) * NR + VL);
+        }
+    }
+    for (; k < K; k++) {
+        s[0][0] += a[k] * *(const V *)(pb + k * NR);
+        s[0][1] += a[k] * *(const V *)(pb + k * NR + VL);
+    }
+    V r0 = (s[0][0] + s[1][0]) + (s[2][0] + s[3][0]);
+    V r1 = (s[0][1] + s[1][1]) + (s[2][1] + s[3][1]);
+    VU *d0 = (VU *)c, *d1 = (VU *)(c + VL);
+    if (acc) {
+        *d0 += r0;
+        *d1 += r1;
+    } else {
+        *d0 = r0;
+        *d1 = r1;
+    }
+}
+
+/* m <= MR rows of A against one panel; see FS_UKR_DEF */
+static void FS_F(ukr)(int m, int64_t K, const R *a, int64_t lda, const R *pb, R *c, int64_t ldc,
+                      int acc)
+{
+    switch (m) {
+    case 1: FS_F(ukr1)(K, a, lda, pb, c, ldc, acc); break;
+    case 2: FS_F(ukr2)(K, a, lda, pb, c, ldc, acc); break;
+    case 3: FS_F(ukr3)(K, a, lda, pb, c, ldc, acc); break;
+    case 4: FS_F(ukr4)(K, a, lda, pb, c, ldc, acc); break;
+#if MR >= 6
+    case 5: FS_F(ukr5)(K, a, lda, pb, c, ldc, acc); break;
+    case 6: FS_F(ukr6)(K, a, lda, pb, c, ldc, acc); break;
+#endif
+#if MR >= 8
+    case 7: FS_F(ukr7)(K, a, lda, pb, c, ldc, acc); break;
+    case 8: FS_F(ukr8)(K, a, lda, pb, c, ldc, acc); break;
+#endif
+    default: break;
+    }
+}
+
+/* rows [r0, r1) of A against one panel, into C (column block of width NR) */
+static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int64_t lda,
+                             const R *pb, R *c, int64_t ldc, int acc)
+{
+    for (int64_t i = r0; i < r1; i += MR) {
+        int m = (int)(r1 - i < MR ? r1 - i : MR);
+        FS_F(ukr)(m, K, a + i * lda, lda, pb, c + i * ldc, ldc, acc);
+    }
+}
+
+/* ---------------------------------------------------------------- general product */
+/* C (M, N; ldc) = beta*C + op(A) . op(B) (+ bias[j]), a(i,k) = A[i*ars + k*acs],
+ * b(k,j) = B[k*brs + j*bcs]. B is packed into panels once; row blocks of A are
+ * copied into row-major scratch when acs != 1. Opens its own parallel region. */
+#define FS_GEMM_MC 64
+#define FS_GEMM_NPB 4
+static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
+                            const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
+                            const R *bias, int nt)
+{
+    if (M <= 0 || N <= 0) {
+        return FS_OK;
+    }
+    if (K <= 0) {
+        if (!beta || bias) {
+            for (int64_t i = 0; i < M; i++) {
+                for (int64_t j = 0; j < N; j++) {
+                    C[i * ldc + j] = (beta ? C[i * ldc + j] : (R)0) + (bias ? bias[j] : (R)0);
+                }
+            }
+        }
+        return FS_OK;
+    }
+    const int64_t npan = (N + NR - 1) / NR;
+    R *pb = fs_alloc((size_t)(npan * K * NR) * sizeof(R));
+    if (!pb) {
+        return FS_ERR_NOMEM;
+    }
+    const int64_t nmb = (M + FS_GEMM_MC - 1) / FS_GEMM_MC;
+    const int64_t nnb = (npan + FS_GEMM_NPB - 1) / FS_GEMM_NPB;
+    int err = FS_OK;
+    if ((int64_t)nt > nmb * nnb) {
+        nt = (int)(nmb * nnb > 0 ? nmb * nnb : 1);
+    }
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < npan; q++) {
+            R *dst = pb + q * K * NR;
+            int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+            if (bcs == 1) {
+                for (int64_t k = 0; k < K; k++) {
+                    const R *src = B + k * brs + j0;
+                    for (int64_t j = 0; j < nj; j++) {
+                        dst[k * NR + j] = src[j];
+                    }
+                    for (int64_t j = nj; j < NR; j++) {
+                        dst[k * NR + j] = 0;
+                    }
+                }
+            } else {
+                for (int64_t j = 0; j < NR; j++) {
+                    if (j < nj) {
+                        const R *src = B + (j0 + j) * bcs;
+                        for (int64_t k = 0; k < K; k++) {
+                            dst[k * NR + j] = src[k * brs];
+                        }
+                    } else {
+                        for (int64_t k = 0; k < K; k++) {
+                            dst[k * NR + j] = 0;
+                        }
+                    }
+                }
+            }
+        }
+        R *ablk = NULL;
+        R tile[MR * NR] __attribute__((aligned(64)));
+        int ok = 1;
+        if (acs != 1) {
+            ablk = fs_alloc((size_t)(FS_GEMM_MC * K) * sizeof(R));
+            if (!ablk) {
+                ok = 0;
+#pragma omp atomic write
+                err = FS_ERR_NOMEM;
+            }
+        }
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int64_t mb = 0; mb < nmb; mb++) {
+            for (int64_t nb = 0; nb < nnb; nb++) {
+                if (!ok) {
+                    continue;
+                }
+                int64_t i0 = mb * FS_GEMM_MC, mi = M - i0 < FS_GEMM_MC ? M - i0 : FS_GEMM_MC;
+                const R *a;
+                int64_t lda;
+                if (acs == 1) {
+                    a = A + i0 * ars;
+                    lda = ars;
+                } else {
+                    /* transpose-copy: for each k the rows are contiguous when ars == 1 */
+                    for (int64_t k = 0; k < K; k++) {
+                        const R *src = A + i0 * ars + k * acs;
+                        for (int64_t i = 0; i < mi; i++) {
+                            ablk[i * K + k] = src[i * ars];
+                        }
+                    }
+                    a = ablk;
+                    lda = K;
+                }
+                int64_t q1 = (nb + 1) * FS_GEMM_NPB < npan ? (nb + 1) * FS_GEMM_NPB : npan;
+                for (int64_t q = nb * FS_GEMM_NPB; q < q1; q++) {
+                    const R *panel = pb + q * K * NR;
+                    int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+                    for (int64_t i = 0; i < mi; i += MR) {
+                        int m = (int)(mi - i < MR ? mi - i : MR);
+                        R *c = C + (i0 + i) * ldc + j0;
+                        if (nj == NR) {
+                            FS_F(ukr)(m, K, a + i * lda, lda, panel, c, ldc, beta);
+                            if (bias) {
+                                for (int r = 0; r < m; r++) {
+                                    for (int64_t j = 0; j < NR; j++) {
+                                        c[r * ldc + j] += bias[j0 + j];
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        FS_F(ukr)(m, K, a + i * lda, lda, panel, tile, NR, 0);
+                        for (int r = 0; r < m; r++) {
+                            for (int64_t j = 0; j < nj; j++) {
+                                R v = tile[r * NR + j] + (bias ? bias[j0 + j] : (R)0);
+                                c[r * ldc + j] = beta ? c[r * ldc + j] + v : v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fs_free(ablk);
+    }
+    fs_free(pb);
+    return (fs_status)err;
+}
+
+/* ---------------------------------------------------------------- layout helpers */
+typedef struct {
+    int64_t T, B, I, H, G, GH;
+    int64_t nch, Hp; /* chunks of NR hidden units, Hp = nch * NR */
+    int mode, reverse;
+    R *act, *hprev, *aux; /* workspace views: (T,B,GH), (T,B,H), (T,B,H) cells / hn */
+} FS_F(layout);
+
+static void FS_F(layout_init)(FS_F(layout) * L, const fs_rnn_params *p, R *ws)
+{
+    L->T = p->T;
+    L->B = p->B;
+    L->I = p->I;
+    L->H = p->H;
+    L->G = fs_rnn_gates(p->mode);
+    L->GH = L->G * L->H;
+    L->nch = (L->H + NR - 1) / NR;
+    L->Hp = L->nch * NR;
+    L->mode = p->mode;
+    L->reverse = p->reverse;
+    L->act = ws;
+    L->hprev = ws + L->T * L->B * L->GH;
+    L->aux = L->hprev + L->T * L->B * L->H;
+}
+
+/* How the threads share a step: by rows (no barrier) when every thread gets at
+ * least a full micro-tile of rows, else by chunks of hidden units. */
+static void FS_F(split)(const FS_F(layout) * L, int tid, int nth, int *by_rows, int64_t *r0,
+                        int64_t *r1, int64_t *c0, int64_t *c1)
+{
+    *by_rows = nth == 1 || L->B >= (int64_t)nth * MR;
+    if (*by_rows) {
+        int64_t ntile = (L->B + MR - 1) / MR;
+        *r0 = ntile * tid / nth * MR;
+        *r1 = ntile * (tid + 1) / nth * MR;
+        *r1 = *r1 < L->B ? *r1 : L->B;
+        *r0 = *r0 < L->B ? *r0 : L->B;
+        *c0 = 0;
+        *c1 = L->nch;
+    } else {
+        *r0 = 0;
+        *r1 = L->B;
+        *c0 = L->nch * tid / nth;
+        *c1 = L->nch * (tid + 1) / nth;
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
+static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R *h_n, R *c_n,
+                               R *ws, const R *x, int64_t ld_x, const R *h0, const R *c0,
+                               const R *w_ih, const R *w_hh, const R *b_ih, const R *b_hh,
+                               const int64_t *len, const int64_t *mact, int nt)
+{
+    FS_F(layout) L;
+    FS_F(layout_init)(&L, p, ws);
+    const int64_t T = L.T, B = L.B, I = L.I, H = L.H, G = L.G, GH = L.GH, Hp = L.Hp,
+                  nch = L.nch;
+    const int mode = L.mode, rev = L.reverse, train = p->training;
+    const int64_t GHp = G * Hp;
+
+    /* combined input bias: b_ih + b_hh, except GRU's n gate, whose b_hn sits inside r*(.) */
+    R *bx = fs_alloc((size_t)GH * sizeof(R));
+    R *wf = fs_alloc((size_t)(G * nch * H * NR) * sizeof(R));
+    R *gbuf = fs_alloc((size_t)(B * GHp) * sizeof(R));
+    R *hbuf = fs_alloc((size_t)(2 * B * H) * sizeof(R));
+    R *cbuf = fs_alloc((size_t)(B * H) * sizeof(R));
+    fs_status st = FS_ERR_NOMEM;
+    if (!bx || !wf || !gbuf || !hbuf || !cbuf) {
+        goto done;
+    }
+    for (int64_t j = 0; j < GH; j++) {
+        R v = b_ih ? b_ih[j] : (R)0;
+        if (b_hh && !(mode == FS_RNN_GRU && j >= 2 * H)) {
+            v += b_hh[j];
+        }
+        bx[j] = v;
+    }
+    const R *b_hn = (mode == FS_RNN_GRU && b_hh) ? b_hh + 2 * H : NULL;
+
+    /* all input projections at once: act (T*B, GH) = x . w_ih^T + bx */
+    st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, bx, nt);
+    if (st != FS_OK) {
+        goto done;
+    }
+
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        /* recurrent weights, per gate and chunk: wf[g][c][k][j] = w_hh[g*H + c*NR + j][k] */
+#pragma omp for schedule(static)
+        for (int64_t gc = 0; gc < G * nch; gc++) {
+            int64_t g = gc / nch, c = gc % nch;
+            R *dst = wf + gc * H * NR;
+            for (int64_t j = 0; j < NR; j++) {
+                int64_t u = c * NR + j;
+                for (int64_t k = 0; k < H; k++) {
+                    dst[k * NR + j] = u < H ? w_hh[(g * H + u) * H + k] : (R)0;
+                }
+            }
+        }
+        /* outputs past a length are zero; so are the saved states there (backward reads them) */
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t b = 0; b < B; b++) {
+                if (t >= len[b]) {
+                    memset(out + (t * B + b) * ld_out, 0, (size_t)H * sizeof(R));
+                    if (train) {
+                        memset(L.hprev + (t * B + b) * H, 0, (size_t)H * sizeof(R));
+                    }
+                }
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t j = 0; j < H; j++) {
+                hbuf[b * H + j] = h0 ? h0[b * H + j] : (R)0;
+                cbuf[b * H + j] = c0 ? c0[b * H + j] : (R)0;
+            }
+        }
+        /* implicit barrier: packed weights and initial states are ready */
+        int by_rows;
+        int64_t r0, r1, ch0, ch1;
+        FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
+        const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
+        R *hcur = hbuf, *hnext = hbuf + B * H;
+        for (int64_t s = 0; s < T; s++) {
+            int64_t ra = r1 < mact[s] ? r1 : mact[s]; /* rows past ra are all finished */
+            if (ra > r0 && u1 > u0) {
+                for (int64_t c = ch0; c < ch1; c++) {
+                    for (int64_t g = 0; g < G; g++) {
+                        FS_F(panel_rows)(r0, ra, H, hcur, H, wf + (g * nch + c) * H * NR,
+                                         gbuf + g * Hp + c * NR, GHp, 0);
+                    }
+                }
+            }
+            for (int64_t b = r0; b < r1; b++) {
+                const R *hp = hcur + b * H;
+                R *hn = hnext + b * H;
+                if (s >= len[b]) {
+                    for (int64_t j = u0; j < u1; j++) {
+                        hn[j] = hp[j];
+                    }
+                    continue;
+                }
+                int64_t t = rev ? len[b] - 1 - s : s;
+                int64_t tb = t * B + b;
+                R *a = L.act + tb * GH;
+                const R *gh = gbuf + b * GHp;
+                R *o = out + tb * ld_out;
+                if (train) {
+                    R *sv = L.hprev + tb * H;
+                    for (int64_t j = u0; j < u1; j++) {
+                        sv[j] = hp[j];
+                    }
+                }
+                if (mode == FS_RNN_LSTM) {
+                    R *cs = cbuf + b * H;
+                    R *csave = L.aux + tb * H;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R ig = FS_F(sigm)(a[j] + gh[j]);
+                        R fg = FS_F(sigm)(a[H + j] + gh[Hp + j]);
+                        R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j]);
+                        R og = FS_F(sigm)(a[3 * H + j] + gh[3 * Hp + j]);
+                        R cn = fg * cs[j] + ig * gg;
+                        R h = og * FS_F(tanhr)(cn);
+                        a[j] = ig;
+                        a[H + j] = fg;
+                        a[2 * H + j] = gg;
+                        a[3 * H + j] = og;
+                        cs[j] = cn;
+                        csave[j] = cn;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                } else if (mode == FS_RNN_GRU) {
+                    R *hnsave = L.aux + tb * H;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R rg = FS_F(sigm)(a[j] + gh[j]);
+                        R zg = FS_F(sigm)(a[H + j] + gh[Hp + j]);
+                        R hh = gh[2 * Hp + j] + (b_hn ? b_hn[j] : (R)0);
+                        R ng = FS_F(tanhr)(a[2 * H + j] + rg * hh);
+                        R h = ng + zg * (hp[j] - ng);
+                        a[j] = rg;
+                        a[H + j] = zg;
+                        a[2 * H + j] = ng;
+                        hnsave[j] = hh;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                } else if (mode == FS_RNN_TANH) {
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R h = FS_F(tanhr)(a[j] + gh[j]);
+                        a[j] = h;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                } else {
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R v = a[j] + gh[j];
+                        R h = v > 0 ? v : (R)0;
+                        a[j] = h;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                }
+            }
+            R *tmp = hcur;
+            hcur = hnext;
+            hnext = tmp;
+            if (!by_rows) {
+#pragma omp barrier
+            }
+        }
+        /* a finished sequence kept its state, so the last buffer holds every final state */
+        for (int64_t b = r0; b < r1; b++) {
+            for (int64_t j = u0; j < u1; j++) {
+                h_n[b * H + j] = hcur[b * H + j];
+                if (c_n) {
+                    c_n[b * H + j] = cbuf[b * H + j];
+                }
+            }
+        }
+    }
+    st = FS_OK;
+done:
+    fs_free(bx);
+    fs_free(wf);
+    fs_free(gbuf);
+    fs_free(hbuf);
+    fs_free(cbuf);
+    return st;
+}
+
+/* ---------------------------------------------------------------- backward */
+static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R *dh0, R *dc0,
+                                R *dw_ih, R *dw_hh, R *db_ih, R *db_hh, const R *dout,
+                                int64_t ld_dout, const R *dh_n, const R *dc_n, const R *ws,
+                                const R *x, int64_t ld_x, const R *c0, const R *w_ih,
+                                const R *w_hh, const int64_t *len, const int64_t *mact, int nt)
+{
+    FS_F(layout) L;
+    FS_F(layout_init)(&L, p, (R *)ws);
+    const int64_t T = L.T, B = L.B, I = L.I, H = L.H, GH = L.GH, Hp = L.Hp, nch = L.nch;
+    const int mode = L.mode, rev = L.reverse;
+    const int two = mode == FS_RNN_GRU; /* GRU: the recurrent side sees r * da_n */
+
+    /* dA (T, B, GH): gradient of the pre-activations, input side; dAh: recurrent side */
+    R *da = fs_alloc((size_t)(T * B * GH) * sizeof(R));
+    R *dah = two ? fs_alloc((size_t)(T * B * GH) * sizeof(R)) : da;
+    R *wb = fs_alloc((size_t)(nch * GH * NR) * sizeof(R));
+    R *sbuf = fs_alloc((size_t)(2 * B * GH) * sizeof(R)); /* this step's dAh, double-buffered */
+    R *dhbuf = fs_alloc((size_t)(2 * B * Hp) * sizeof(R));
+    R *dcbuf = fs_alloc((size_t)(B * H) * sizeof(R));
+    fs_status st = FS_ERR_NOMEM;
+    if (!da || !dah || !wb || !sbuf || !dhbuf || !dcbuf) {
+        goto done;
+    }
+
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        /* wb[c][k][j] = w_hh[k][c*NR + j], k < GH: dh = dAh . w_hh */
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < nch; c++) {
+            R *dst = wb + c * GH * NR;
+            for (int64_t k = 0; k < GH; k++) {
+                for (int64_t j = 0; j < NR; j++) {
+                    int64_t u = c * NR + j;
+                    dst[k * NR + j] = u < H ? w_hh[k * H + u] : (R)0;
+                }
+            }
+        }
+        /* no gradient past a length */
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t b = 0; b < B; b++) {
+                if (t >= len[b]) {
+                    memset(da + (t * B + b) * GH, 0, (size_t)GH * sizeof(R));
+                    if (two) {
+                        memset(dah + (t * B + b) * GH, 0, (size_t)GH * sizeof(R));
+                    }
+                }
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            memset(dhbuf + b * Hp, 0, (size_t)Hp * sizeof(R));
+            memset(dhbuf + (B + b) * Hp, 0, (size_t)Hp * sizeof(R));
+            for (int64_t j = 0; j < H; j++) {
+                dhbuf[b * Hp + j] = dh_n ? dh_n[b * H + j] : (R)0;
+                dcbuf[b * H + j] = dc_n ? dc_n[b * H + j] : (R)0;
+            }
+        }
+        int by_rows;
+        int64_t r0, r1, ch0, ch1;
+        FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
+        const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
+        R *dcur = dhbuf, *dnext = dhbuf + B * Hp;
+        for (int64_t s = T - 1; s >= 0; s--) {
+            R *sb = sbuf + (s & 1) * B * GH;
+            int64_t ra = r1 < mact[s] ? r1 : mact[s];
+            for (int64_t b = r0; b < r1; b++) {
+                R *dcb = dcur + b * Hp, *dnb = dnext + b * Hp;
+                R *sr = sb + b * GH;
+                if (s >= len[b]) {
+                    /* finished: the state passed through unchanged, so does its gradient */
+                    for (int64_t j = u0; j < u1; j++) {
+                        dnb[j] = dcb[j];
+                    }
+                    if (b < ra) {
+                        for (int64_t g = 0; g < L.G; g++) {
+                            for (int64_t j = u0; j < u1; j++) {
+                                sr[g * H + j] = 0;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                int64_t t = rev ? len[b] - 1 - s : s;
+                int64_t tb = t * B + b;
+                const R *a = L.act + tb * GH;
+                const R *go = dout ? dout + tb * ld_dout : NULL;
+                R *d = da + tb * GH;
+                if (mode == FS_RNN_LSTM) {
+                    const R *cc = L.aux + tb * H;
+                    /* the cell this step started from */
+                    const R *cp = s == 0 ? (c0 ? c0 + b * H : NULL)
+                                         : L.aux + ((rev ? t + 1 : t - 1) * B + b) * H;
+                    R *dc = dcbuf + b * H;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R dh = dcb[j] + (go ? go[j] : (R)0);
+                        R ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
+                        R tc = FS_F(tanhr)(cc[j]);
+                        R dct = dc[j] + dh * og * (1 - tc * tc);
+                        R cpj = cp ? cp[j] : (R)0;
+                        R di = dct * gg * ig * (1 - ig);
+                        R df = dct * cpj * fg * (1 - fg);
+                        R dg = dct * ig * (1 - gg * gg);
+                        R dob = dh * tc * og * (1 - og);
+                        dc[j] = dct * fg;
+                        d[j] = di;
+                        d[H + j] = df;
+                        d[2 * H + j] = dg;
+                        d[3 * H + j] = dob;
+                        sr[j] = di;
+                        sr[H + j] = df;
+                        sr[2 * H + j] = dg;
+                        sr[3 * H + j] = dob;
+                        dnb[j] = 0;
+                    }
+                } else if (mode == FS_RNN_GRU) {
+                    const R *hh = L.aux + tb * H;
+                    const R *hp = L.hprev + tb * H;
+                    R *dh2 = dah + tb * GH;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R dh = dcb[j] + (go ? go[j] : (R)0);
+                        R rg = a[j], zg = a[H + j], ng = a[2 * H + j];
+                        R dn = dh * (1 - zg) * (1 - ng * ng);
+                        R dz = dh * (hp[j] - ng) * zg * (1 - zg);
+                        R dr = dn * hh[j] * rg * (1 - rg);
+                        d[j] = dr;
+                        d[H + j] = dz;
+                        d[2 * H + j] = dn;
+                        dh2[j] = dr;
+                        dh2[H + j] = dz;
+                        dh2[2 * H + j] = dn * rg;
+                        sr[j] = dr;
+                        sr[H + j] = dz;
+                        sr[2 * H + j] = dn * rg;
+                        dnb[j] = dh * zg;
+                    }
+                } else if (mode == FS_RNN_TANH) {
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R dh = dcb[j] + (go ? go[j] : (R)0);
+                        R v = dh * (1 - a[j] * a[j]);
+                        d[j] = v;
+                        sr[j] = v;
+                        dnb[j] = 0;
+                    }
+                } else {
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R dh = dcb[j] + (go ? go[j] : (R)0);
+                        R v = a[j] > 0 ? dh : (R)0;
+                        d[j] = v;
+                        sr[j] = v;
+                        dnb[j] = 0;
+                    }
+                }
+            }
+            if (!by_rows) {
+#pragma omp barrier
+            }
+            if (ra > r0) {
+                for (int64_t c = ch0; c < ch1; c++) {
+                    FS_F(panel_rows)(r0, ra, GH, sb, GH, wb + c * GH * NR, dnext + c * NR, Hp, 1);
+                }
+            }
+            R *tmp = dcur;
+            dcur = dnext;
+            dnext = tmp;
+        }
+        for (int64_t b = r0; b < r1; b++) {
+            for (int64_t j = u0; j < u1; j++) {
+                if (dh0) {
+                    dh0[b * H + j] = dcur[b * Hp + j];
+                }
+                if (dc0) {
+                    dc0[b * H + j] = dcbuf[b * H + j];
+                }
+            }
+        }
+    }
+
+    /* the products over all steps at once */
+    if (dx) {
+        st = FS_F(gemm)(T * B, I, GH, da, GH, 1, w_ih, I, 1, dx, ld_dx, 1, NULL, nt);
+        if (st != FS_OK) {
+            goto done;
+        }
+    }
+    if (dw_ih) {
+        st = FS_F(gemm)(GH, I, T * B, da, 1, GH, x, ld_x, 1, dw_ih, I, 1, NULL, nt);
+        if (st != FS_OK) {
+            goto done;
+        }
+    }
+    if (dw_hh) {
+        st = FS_F(gemm)(GH, H, T * B, dah, 1, GH, L.hprev, H, 1, dw_hh, H, 1, NULL, nt);
+        if (st != FS_OK) {
+            goto done;
+        }
+    }
+    if (db_ih || db_hh) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t j0 = 0; j0 < GH; j0 += 64) {
+            int64_t j1 = j0 + 64 < GH ? j0 + 64 : GH;
+            R si[64], sh[64];
+            for (int64_t j = 0; j < 64; j++) {
+                si[j] = 0;
+                sh[j] = 0;
+            }
+            for (int64_t r = 0; r < T * B; r++) {
+                const R *d1 = da + r * GH, *d2 = dah + r * GH;
+                for (int64_t j = j0; j < j1; j++) {
+                    si[j - j0] += d1[j];
+                    sh[j - j0] += d2[j];
+                }
+            }
+            for (int64_t j = j0; j < j1; j++) {
+                if (db_ih) {
+                    db_ih[j] += si[j - j0];
+                }
+                if (db_hh) {
+                    db_hh[j] += sh[j - j0];
+                }
+            }
+        }
+    }
+    st = FS_OK;
+done:
+    fs_free(da);
+    if (two) {
+        fs_free(dah);
+    }
+    fs_free(wb);
+    fs_free(sbuf);
+    fs_free(dhbuf);
+    fs_free(dcbuf);
+    return st;
+}
+
+#undef FS_F
+#undef V
+#undef VU
+#undef VL
+#undef NR

@@ -1,0 +1,273 @@
+"""Embedding, Linear, Dropout and softmax cross-entropy, with explicit backward."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .module import Module, Parameter, as_float_array
+
+
+def _check_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+    return dtype
+
+
+def _check_size(name, v):
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {v!r}")
+    return int(v)
+
+
+def _index_array(name, ids, n):
+    if hasattr(ids, "detach") and hasattr(ids, "cpu"):
+        ids = ids.detach().cpu()
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected integer ids, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"{name}: ids must be in [0, {n}), got min {arr.min()}, max {arr.max()}")
+    return arr.astype(np.int64, copy=False)
+
+
+class Embedding(Module):
+    """A lookup table (``torch.nn.Embedding``): ``forward(ids)`` returns
+    ``weight[ids]``; ``backward(grad)`` adds into the rows of ``weight.grad`` that
+    were looked up and records them in ``weight.rows``, so that ``zero_grad`` and
+    the optimisers touch only those rows (sparse row updates).
+
+    Parameters
+    ----------
+    num_embeddings, embedding_dim : int
+    padding_idx : int, optional
+        This row starts at zero and never receives gradient.
+    dtype : float32 (default) or float64
+    seed : int, optional
+        Seeds the initial weights, drawn from N(0, 1) as in PyTorch.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32,
+                 seed=None, _weight=None):
+        super().__init__()
+        self.num_embeddings = _check_size("num_embeddings", num_embeddings)
+        self.embedding_dim = _check_size("embedding_dim", embedding_dim)
+        dtype = _check_dtype(dtype)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"padding_idx: must be in [-{self.num_embeddings}, "
+                                 f"{self.num_embeddings}), got {padding_idx}")
+            padding_idx = padding_idx % self.num_embeddings
+        self.padding_idx = padding_idx
+        if _weight is None:
+            w = np.random.default_rng(seed).standard_normal((self.num_embeddings, self.embedding_dim))
+            w = w.astype(dtype)
+            if padding_idx is not None:
+                w[padding_idx] = 0
+        else:
+            w = _weight
+        self.weight = Parameter(w, sparse=True)
+        self.key_to_index = None
+        self.index_to_key = None
+        self._ids = None
+
+    @classmethod
+    def from_vectors(cls, vectors, freeze=False, padding_idx=None):
+        """An Embedding holding a copy of ``vectors``: a :class:`fastseq.KeyedVectors`
+        (its ``key_to_index`` / ``index_to_key`` are kept on the module) or any
+        (n, dim) float array. ``freeze=True``: the weight gets no gradient."""
+        mat = getattr(vectors, "vectors", vectors)
+        mat = as_float_array("vectors", mat, None, ndim=2)
+        if mat.dtype not in (np.float32, np.float64):
+            mat = mat.astype(np.float32)
+        emb = cls(mat.shape[0], mat.shape[1], padding_idx=padding_idx, dtype=mat.dtype,
+                  _weight=mat.copy())
+        emb.weight.requires_grad = not freeze
+        if hasattr(vectors, "key_to_index"):
+            emb.key_to_index = vectors.key_to_index
+            emb.index_to_key = vectors.index_to_key
+        return emb
+
+    def config(self):
+        return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim,
+                    padding_idx=self.padding_idx)
+
+    def forward(self, ids):
+        ids = _index_array("ids", ids, self.num_embeddings)
+        self._ids = ids
+        return self.weight.data[ids]
+
+    def backward(self, grad_output):
+        """Accumulate into ``weight.grad`` (only the looked-up rows). Returns None:
+        ids have no gradient."""
+        if self._ids is None:
+            raise RuntimeError("Embedding.backward: call forward first")
+        ids = self._ids
+        g = as_float_array("grad_output", grad_output, self.weight.dtype)
+        if g.shape != ids.shape + (self.embedding_dim,):
+            raise ValueError(f"grad_output: expected shape {ids.shape + (self.embedding_dim,)}, got {g.shape}")
+        if not self.weight.requires_grad:
+            return None
+        flat = ids.reshape(-1)
+        g = g.reshape(-1, self.embedding_dim)
+        if self.padding_idx is not None:
+            keep = flat != self.padding_idx
+            flat, g = flat[keep], g[keep]
+        if flat.size:
+            # sum the gradient of repeated ids first: one add per distinct row
+            order = np.argsort(flat, kind="stable")
+            sorted_ids = flat[order]
+            starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+            rows = sorted_ids[starts]
+            self.weight.grad[rows] += np.add.reduceat(g[order], starts, axis=0)
+            self.weight.touch_rows(rows)
+        return None
+
+
+class Linear(Module):
+    """y = x W^T + b over the last dimension (``torch.nn.Linear``); weights and
+    bias uniform in +-1/sqrt(in_features) as in PyTorch."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
+        super().__init__()
+        self.in_features = _check_size("in_features", in_features)
+        self.out_features = _check_size("out_features", out_features)
+        dtype = _check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        k = 1.0 / math.sqrt(self.in_features)
+        self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype))
+        self.bias = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
+        self._x = None
+
+    def config(self):
+        return dict(in_features=self.in_features, out_features=self.out_features,
+                    bias=self.bias is not None)
+
+    def forward(self, x):
+        x = as_float_array("x", x, self.weight.dtype)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x: expected last dimension {self.in_features}, got shape {x.shape}")
+        self._x = x
+        y = x @ self.weight.data.T
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_output):
+        """Accumulate weight / bias gradients; return the gradient of x."""
+        if self._x is None:
+            raise RuntimeError("Linear.backward: call forward first")
+        x = self._x
+        g = as_float_array("grad_output", grad_output, self.weight.dtype)
+        if g.shape != x.shape[:-1] + (self.out_features,):
+            raise ValueError(f"grad_output: expected shape {x.shape[:-1] + (self.out_features,)}, got {g.shape}")
+        g2 = g.reshape(-1, self.out_features)
+        if self.weight.requires_grad:
+            self.weight.grad += g2.T @ x.reshape(-1, self.in_features)
+        if self.bias is not None and self.bias.requires_grad:
+            self.bias.grad += g2.sum(axis=0)
+        return g @ self.weight.data
+
+
+class Dropout(Module):
+    """Zero each element with probability p in training mode, scale the rest by 1/(1-p)."""
+
+    def __init__(self, p=0.5, seed=None):
+        super().__init__()
+        if not (isinstance(p, (int, float)) and 0 <= p <= 1):
+            raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+        self._mask = None
+
+    def config(self):
+        return dict(p=self.p)
+
+    def forward(self, x):
+        x = np.asarray(x)
+        if not self.training or self.p == 0:
+            self._mask = None
+            return x
+        if self.p == 1:
+            self._mask = np.zeros(x.shape, x.dtype)
+        else:
+            self._mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
+        return x * self._mask
+
+    def backward(self, grad_output):
+        g = np.asarray(grad_output)
+        return g if self._mask is None else g * self._mask
+
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy over the last dimension of logits (``torch.nn.CrossEntropyLoss``
+    on class indices).
+
+    ``loss = forward(logits, target, mask=None)`` with logits (..., C) and integer
+    target (...). Targets equal to ``ignore_index`` and positions where ``mask`` is
+    False / 0 do not count. ``reduction``: 'mean' (over counted positions, weighted
+    by mask), 'sum' or 'none'. ``backward(grad=1.0)`` returns the gradient of the
+    logits."""
+
+    def __init__(self, ignore_index=-100, reduction="mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+        self._saved = None
+
+    def config(self):
+        return dict(ignore_index=self.ignore_index, reduction=self.reduction)
+
+    def forward(self, logits, target, mask=None):
+        z = as_float_array("logits", logits, None)
+        if z.dtype not in (np.float32, np.float64):
+            z = z.astype(np.float32)
+        if z.ndim < 1:
+            raise ValueError("logits: expected at least one dimension (the classes)")
+        C = z.shape[-1]
+        if hasattr(target, "detach") and hasattr(target, "cpu"):
+            target = target.detach().cpu()
+        t = np.asarray(target)
+        if t.dtype.kind not in "iu":
+            raise ValueError(f"target: expected integer class indices, got dtype {t.dtype}")
+        if t.shape != z.shape[:-1]:
+            raise ValueError(f"target: expected shape {z.shape[:-1]}, got {t.shape}")
+        w = (t != self.ignore_index).astype(z.dtype)
+        if mask is not None:
+            m = np.asarray(mask)
+            if m.shape != t.shape:
+                raise ValueError(f"mask: expected shape {t.shape}, got {m.shape}")
+            w = w * m.astype(z.dtype)
+        valid = w != 0
+        if ((t[valid] < 0) | (t[valid] >= C)).any():
+            raise ValueError(f"target: class indices must be in [0, {C}) (or ignore_index)")
+        t = np.where(valid, t, 0).astype(np.int64)
+        zmax = z.max(axis=-1, keepdims=True)
+        e = np.exp(z - zmax)
+        s = e.sum(axis=-1, keepdims=True)
+        logp_t = (np.take_along_axis(z, t[..., None], axis=-1) - zmax - np.log(s))[..., 0]
+        losses = -logp_t * w
+        self._saved = (e / s, t, w)
+        if self.reduction == "none":
+            return losses
+        total = losses.sum(dtype=np.float64)
+        if self.reduction == "sum":
+            return float(total)
+        denom = w.sum(dtype=np.float64)
+        return float(total / denom) if denom > 0 else float("nan")
+
+    def backward(self, grad=1.0):
+        if self._saved is None:
+            raise RuntimeError("CrossEntropyLoss.backward: call forward first")
+        p, t, w = self._saved
+        g = p.copy()
+        np.put_along_axis(g, t[..., None], np.take_along_axis(g, t[..., None], axis=-1) - 1, axis=-1)
+        scale = w
+        if self.reduction == "mean":
+            denom = w.sum(dtype=np.float64)
+            scale = w / denom if denom > 0 else w * 0
+        g *= (scale * np.asarray(grad, dtype=g.dtype))[..., None]
+        return g

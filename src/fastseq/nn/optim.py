@@ -1,0 +1,343 @@
+"""Optimisers (SGD, Adam, AdamW), gradient clipping and learning-rate schedules,
+with PyTorch's arguments and update rules. Updates are in-place vectorised NumPy
+over whole arrays; a sparse parameter (Embedding) is updated on the rows that
+received gradient only (lazily, as ``torch.optim.SparseAdam`` does)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .module import Parameter
+
+
+def _param_list(params):
+    if isinstance(params, Parameter):
+        return [params]
+    out = list(params)
+    for i, p in enumerate(out):
+        if not isinstance(p, Parameter):
+            raise ValueError(f"params[{i}]: expected a Parameter, got {type(p).__name__}")
+    return out
+
+
+def _grads(params):
+    """(param, grad view, rows) for every parameter that takes gradient."""
+    for p in params:
+        if not p.requires_grad:
+            continue
+        if p.sparse:
+            if p.rows is None:
+                continue
+            yield p, p.grad[p.rows], p.rows
+        else:
+            yield p, p.grad, None
+
+
+class Optimizer:
+    """Base: ``param_groups`` (list of dicts with 'params' and hyper-parameters, as in
+    PyTorch, so schedules can change 'lr'), ``step()``, ``zero_grad()``,
+    ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and numbers)."""
+
+    def __init__(self, params, defaults):
+        params = list(params) if not isinstance(params, Parameter) else [params]
+        if not params:
+            raise ValueError("params: got an empty list of parameters")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        for g in groups:
+            g = dict(g)
+            g["params"] = _param_list(g["params"])
+            for k, v in self.defaults.items():
+                g.setdefault(k, v)
+            self._check_group(g)
+            self.param_groups.append(g)
+        self.state = {}  # id(param) -> dict of arrays / numbers
+
+    def _check_group(self, g):
+        if not (g["lr"] >= 0):
+            raise ValueError(f"lr: expected >= 0, got {g['lr']}")
+        if g.get("weight_decay", 0) < 0:
+            raise ValueError(f"weight_decay: expected >= 0, got {g['weight_decay']}")
+
+    def zero_grad(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                p.zero_grad()
+
+    def _all_params(self):
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def state_dict(self):
+        params = self._all_params()
+        state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                     for k, v in self.state[id(p)].items()}
+                 for i, p in enumerate(params) if id(p) in self.state}
+        groups = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, sd):
+        params = self._all_params()
+        if len(sd["param_groups"]) != len(self.param_groups):
+            raise ValueError("state_dict: a different number of parameter groups")
+        for g, saved in zip(self.param_groups, sd["param_groups"]):
+            g.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for i, st in sd["state"].items():
+            i = int(i)
+            if i >= len(params):
+                raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
+            p = params[i]
+            new = {}
+            for k, v in st.items():
+                if isinstance(v, np.ndarray) and v.shape == p.data.shape:
+                    new[k] = v.astype(p.data.dtype, copy=True)
+                elif isinstance(v, np.ndarray) and v.ndim == 0:
+                    new[k] = v.item()
+                else:
+                    new[k] = v
+            self.state[id(p)] = new
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight
+    decay, with ``torch.optim.SGD``'s update rule."""
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False):
+        if momentum < 0:
+            raise ValueError(f"momentum: expected >= 0, got {momentum}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("nesterov: needs momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
+
+    def step(self):
+        for g in self.param_groups:
+            lr, mom, damp, wd, nest = (g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
+                                       g["nesterov"])
+            for p, grad, rows in _grads(g["params"]):
+                data = p.data if rows is None else p.data[rows]
+                d = grad
+                if wd:
+                    d = d + wd * data
+                if mom:
+                    st = self.state.setdefault(id(p), {})
+                    buf = st.get("momentum_buffer")
+                    if rows is None:
+                        if buf is None:
+                            # first step: the buffer starts as the gradient (no dampening)
+                            buf = st["momentum_buffer"] = np.array(d, copy=True)
+                        else:
+                            buf *= mom
+                            buf += (1 - damp) * d
+                        b = buf
+                    else:
+                        # sparse rows: a zero buffer, updated on the rows that got gradient
+                        if buf is None:
+                            buf = st["momentum_buffer"] = np.zeros_like(p.data)
+                        b = mom * buf[rows] + (1 - damp) * d
+                        buf[rows] = b
+                    d = d + mom * b if nest else b
+                if rows is None:
+                    p.data -= lr * d
+                else:
+                    p.data[rows] = data - lr * d
+
+
+class Adam(Optimizer):
+    """Adam (``torch.optim.Adam``): L2 ``weight_decay`` added to the gradient;
+    ``amsgrad`` keeps the maximum of the second moment."""
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"betas: expected both in [0, 1), got {betas}")
+        if eps < 0:
+            raise ValueError(f"eps: expected >= 0, got {eps}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def step(self):
+        for g in self.param_groups:
+            lr, (b1, b2), eps, wd, ams = (g["lr"], g["betas"], g["eps"], g["weight_decay"],
+                                          g["amsgrad"])
+            for p, grad, rows in _grads(g["params"]):
+                st = self.state.get(id(p))
+                if st is None:
+                    st = {"step": 0, "exp_avg": np.zeros_like(p.data),
+                          "exp_avg_sq": np.zeros_like(p.data)}
+                    if ams:
+                        st["max_exp_avg_sq"] = np.zeros_like(p.data)
+                    self.state[id(p)] = st
+                st["step"] += 1
+                t = st["step"]
+                data = p.data if rows is None else p.data[rows]
+                if self._decoupled and wd:
+                    data *= 1 - lr * wd
+                d = grad + wd * data if (wd and not self._decoupled) else grad
+                m = st["exp_avg"] if rows is None else st["exp_avg"][rows]
+                v = st["exp_avg_sq"] if rows is None else st["exp_avg_sq"][rows]
+                m *= b1
+                m += (1 - b1) * d
+                v *= b2
+                v += (1 - b2) * (d * d)
+                bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+                vv = v
+                if ams:
+                    mx = st["max_exp_avg_sq"] if rows is None else st["max_exp_avg_sq"][rows]
+                    np.maximum(mx, v, out=mx)
+                    vv = mx
+                    if rows is not None:
+                        st["max_exp_avg_sq"][rows] = mx
+                denom = np.sqrt(vv)
+                denom *= 1.0 / math.sqrt(bc2)
+                denom += eps
+                upd = m / denom
+                upd *= lr / bc1
+                data -= upd
+                if rows is not None:
+                    st["exp_avg"][rows] = m
+                    st["exp_avg_sq"][rows] = v
+                    p.data[rows] = data
+
+
+class AdamW(Adam):
+    """AdamW (``torch.optim.AdamW``): weight decay decoupled from the gradient,
+    p <- p * (1 - lr * weight_decay) before the Adam step; default decay 0.01."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    """Scale all gradients together so that their global norm is at most ``max_norm``
+    (``torch.nn.utils.clip_grad_norm_``). Returns the norm before clipping."""
+    params = [p for p in _param_list(parameters) if p.requires_grad]
+    grads = [g for _, g, _ in _grads(params)]
+    norm_type = float(norm_type)
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        total = max(float(np.abs(g).max()) if g.size else 0.0 for g in grads)
+    else:
+        total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for p, _, rows in _grads(params):
+            if rows is None:
+                p.grad *= coef
+            else:
+                p.grad[rows] *= coef
+    return total
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every gradient element to [-clip_value, clip_value]."""
+    c = float(clip_value)
+    for p, _, rows in _grads(_param_list(parameters)):
+        if rows is None:
+            np.clip(p.grad, -c, c, out=p.grad)
+        else:
+            p.grad[rows] = np.clip(p.grad[rows], -c, c)
+
+
+class _Schedule:
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise ValueError(f"optimizer: expected an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.last_epoch = 0
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, sd):
+        self.__dict__.update(sd)
+
+
+class StepLR(_Schedule):
+    """lr = base_lr * gamma ** (epoch // step_size); call ``step()`` once per epoch."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer)
+        if step_size < 1:
+            raise ValueError(f"step_size: expected >= 1, got {step_size}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def step(self):
+        self.last_epoch += 1
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+
+
+class ExponentialLR(_Schedule):
+    """lr = base_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer, gamma):
+        super().__init__(optimizer)
+        self.gamma = float(gamma)
+
+    def step(self):
+        self.last_epoch += 1
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * self.gamma ** self.last_epoch
+
+
+class ReduceLROnPlateau(_Schedule):
+    """Multiply the learning rate by ``factor`` when ``step(metric)`` has not improved
+    for more than ``patience`` calls (``torch.optim.lr_scheduler.ReduceLROnPlateau``)."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+        super().__init__(optimizer)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode: expected 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold_mode: expected 'rel' or 'abs', got {threshold_mode!r}")
+        if not 0 < factor < 1:
+            raise ValueError(f"factor: expected in (0, 1), got {factor}")
+        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
+        self.threshold, self.threshold_mode = float(threshold), threshold_mode
+        self.cooldown, self.eps = int(cooldown), float(eps)
+        n = len(optimizer.param_groups)
+        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [float(min_lr)] * n
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    def _better(self, a, best):
+        if self.mode == "min":
+            ref = best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
+            return a < ref
+        ref = best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
+        return a > ref
+
+    def step(self, metrics):
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for g, lo in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(g["lr"] * self.factor, lo)
+                if g["lr"] - new > self.eps:
+                    g["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0

@@ -1,0 +1,325 @@
+"""RNN, LSTM and GRU modules over the C kernels in csrc/fs_rnn.c (PyTorch's API)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _rnn
+from .._threads import get_num_threads
+from ..word2vec import _simd_level
+from .module import Module, Parameter, as_float_array, is_inference_mode
+
+
+def _lengths_array(lengths, T, B):
+    if lengths is None:
+        return None
+    if hasattr(lengths, "detach") and hasattr(lengths, "cpu"):
+        lengths = lengths.detach().cpu()
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+        raise ValueError(f"lengths: expected integers, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"lengths: expected shape ({B},) (one per sequence), got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if B and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(f"lengths: every length must be in [1, {T}] (the padded length), "
+                         f"got min {arr.min()}, max {arr.max()}")
+    return arr
+
+
+class RNNBase(Module):
+    """Shared by RNN, LSTM and GRU: parameters, stacking of layers and
+    directions, dropout between layers, lengths, and the calls into C."""
+
+    _gates = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        super().__init__()
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {v!r}")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout <= 1):
+            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+        self.mode = mode
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.dtype = dtype
+        self.rng = np.random.default_rng(seed)
+        self._mode_id = _rnn.MODES[mode]
+        G, H = self._gates[mode], self.hidden_size
+        k = 1.0 / math.sqrt(H)
+        # PyTorch's order and names: per layer, per direction: w_ih, w_hh, b_ih, b_hh
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else H * self.num_directions
+            for d in range(self.num_directions):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                setattr(self, "weight_ih" + sfx, Parameter(self.rng.uniform(-k, k, (G * H, in_size)).astype(dtype)))
+                setattr(self, "weight_hh" + sfx, Parameter(self.rng.uniform(-k, k, (G * H, H)).astype(dtype)))
+                if self.bias:
+                    setattr(self, "bias_ih" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
+                    setattr(self, "bias_hh" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
+        self._ctx = None
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def config(self):
+        cfg = dict(input_size=self.input_size, hidden_size=self.hidden_size,
+                   num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                   dropout=self.dropout, bidirectional=self.bidirectional)
+        if self.mode.startswith("RNN"):
+            cfg["nonlinearity"] = "tanh" if self.mode == "RNN_TANH" else "relu"
+        return cfg
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        get = self._parameters.get
+        return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx),
+                get("bias_hh" + sfx))
+
+    def _check_state(self, name, value, B, batched):
+        L, H = self.num_layers * self.num_directions, self.hidden_size
+        if value is None:
+            return None
+        arr = as_float_array(name, value, self.dtype, ndim=3 if batched else 2)
+        if not batched:
+            arr = arr[:, None, :]
+        if arr.shape != (L, B, H):
+            shape = (L, B, H) if batched else (L, H)
+            raise ValueError(f"{name}: expected shape {shape}, got {np.asarray(value).shape}")
+        return np.ascontiguousarray(arr)
+
+    def forward(self, x, hx=None, lengths=None):
+        """Run the network over ``x``: (T, B, input_size), or (B, T, input_size) with
+        ``batch_first``, or (T, input_size) unbatched.
+
+        ``hx``: initial hidden state (num_layers * num_directions, B, hidden_size)
+        (LSTM: a tuple ``(h0, c0)``); None for zeros. ``lengths``: (B,) the real
+        length of each sequence, in [1, T], any order; steps past it neither change
+        a sequence's state nor receive gradient and their outputs are zero, as with
+        PyTorch's packed sequences.
+
+        Returns ``out, h_n`` (LSTM: ``out, (h_n, c_n)``), out of shape
+        (T, B, num_directions * hidden_size) (batch_first: (B, T, ...))."""
+        xa = as_float_array("x", x, self.dtype, ndim=(2, 3))
+        batched = xa.ndim == 3
+        if not batched:
+            xa = xa[:, None, :]
+        elif self.batch_first:
+            xa = np.ascontiguousarray(xa.transpose(1, 0, 2))
+        T, B, I = xa.shape
+        if I != self.input_size:
+            raise ValueError(f"x: expected input_size {self.input_size} in the last dimension, got {I}")
+        if T == 0 or B == 0:
+            raise ValueError(f"x: needs at least one step and one sequence, got shape {np.shape(x)}")
+        lens = _lengths_array(lengths, T, B)
+        if self.mode == "LSTM":
+            if hx is None:
+                h0 = c0 = None
+            else:
+                if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                    raise ValueError("hx: expected a tuple (h0, c0) for LSTM")
+                h0 = self._check_state("h0", hx[0], B, batched)
+                c0 = self._check_state("c0", hx[1], B, batched)
+        else:
+            if isinstance(hx, (tuple, list)):
+                raise ValueError(f"hx: expected one array for {type(self).__name__}, got a tuple")
+            h0 = self._check_state("hx", hx, B, batched)
+            c0 = None
+        keep = not is_inference_mode()
+        nt, simd = get_num_threads(), _simd_level()
+        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        is_lstm = self.mode == "LSTM"
+        h_n = np.empty((L * D, B, H), self.dtype)
+        c_n = np.empty((L * D, B, H), self.dtype) if is_lstm else None
+        ctx = {"layers": [], "lengths": lens, "batched": batched, "T": T, "B": B} if keep else None
+        inp = xa
+        for layer in range(L):
+            mask = None
+            if layer > 0 and self.training and self.dropout > 0:
+                if self.dropout >= 1:
+                    mask = np.zeros(inp.shape, self.dtype)
+                else:
+                    mask = (self.rng.random(inp.shape) >= self.dropout).astype(self.dtype)
+                    mask *= 1.0 / (1.0 - self.dropout)
+                inp = inp * mask
+            out = np.empty((T, B, D * H), self.dtype)
+            wss = []
+            for d in range(D):
+                k = layer * D + d
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                ws = np.empty(_rnn.workspace_size(self._mode_id, T, B, H), self.dtype)
+                _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
+                             None if b_ih is None else b_ih.data,
+                             None if b_hh is None else b_hh.data,
+                             None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
+                             out, d * H, h_n[k], None if c_n is None else c_n[k], ws, nt)
+                wss.append(ws)
+            if keep:
+                ctx["layers"].append({"x": inp, "mask": mask, "ws": wss})
+            inp = out
+        if keep:
+            ctx["h0"], ctx["c0"] = h0, c0
+        self._ctx = ctx
+        out = inp
+        if not batched:
+            out, h_n = out[:, 0, :], h_n[:, 0, :]
+            c_n = None if c_n is None else c_n[:, 0, :]
+        elif self.batch_first:
+            out = np.ascontiguousarray(out.transpose(1, 0, 2))
+        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
+
+    def _backward(self, grad_output, grad_h_n, grad_c_n):
+        ctx = self._ctx
+        if ctx is None:
+            raise RuntimeError(f"{type(self).__name__}.backward: no forward to go back through "
+                               "(forward ran under inference_mode, or backward was already called)")
+        T, B, batched, lens = ctx["T"], ctx["B"], ctx["batched"], ctx["lengths"]
+        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        dt = self.dtype
+        if grad_output is not None:
+            g = as_float_array("grad_output", grad_output, dt, ndim=3 if batched else 2)
+            expected = ((B, T, D * H) if self.batch_first else (T, B, D * H)) if batched else (T, D * H)
+            if g.shape != expected:
+                raise ValueError(f"grad_output: expected shape {expected}, got {g.shape}")
+            if not batched:
+                g = g[:, None, :]
+            elif self.batch_first:
+                g = np.ascontiguousarray(g.transpose(1, 0, 2))
+        else:
+            g = None
+        gh = self._check_state("grad_h_n", grad_h_n, B, batched)
+        gc = self._check_state("grad_c_n", grad_c_n, B, batched)
+        dh0 = np.zeros((L * D, B, H), dt)
+        dc0 = np.zeros((L * D, B, H), dt) if self.mode == "LSTM" else None
+        nt, simd = get_num_threads(), _simd_level()
+        h0, c0 = ctx["h0"], ctx["c0"]
+        for layer in reversed(range(L)):
+            lc = ctx["layers"][layer]
+            x = lc["x"]
+            dx = np.zeros(x.shape, dt)
+            for d in range(D):
+                k = layer * D + d
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+
+                def grad_of(p):
+                    return p.grad if (p is not None and p.requires_grad) else None
+
+                _rnn.backward(self._mode_id, d == 1, simd, g, d * H,
+                              None if gh is None else gh[k], None if gc is None else gc[k],
+                              lc["ws"][d], x, w_ih.data, w_hh.data,
+                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
+                              dx, dh0[k], None if dc0 is None else dc0[k],
+                              grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh), nt)
+            if lc["mask"] is not None:
+                dx *= lc["mask"]
+            g = dx
+        self._ctx = None
+        gx = g
+        if not batched:
+            gx, dh0 = gx[:, 0, :], dh0[:, 0, :]
+            dc0 = None if dc0 is None else dc0[:, 0, :]
+        elif self.batch_first:
+            gx = np.ascontiguousarray(gx.transpose(1, 0, 2))
+        return gx, dh0, dc0
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False)):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN, h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), as ``torch.nn.RNN``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int, default 1
+    nonlinearity : {'tanh', 'relu'}
+    bias : bool, default True
+    batch_first : bool, default False
+        Inputs and outputs are (B, T, features) instead of (T, B, features).
+    dropout : float, default 0
+        Dropout on the outputs of every layer but the last, in training mode.
+    bidirectional : bool, default False
+    dtype : float32 (default) or float64
+    seed : int, optional
+        Seeds the initial weights (uniform in +-1/sqrt(hidden_size)) and the dropout masks.
+
+    ``out, h_n = rnn.forward(x, hx=None, lengths=None)``;
+    ``grad_x, grad_h0 = rnn.backward(grad_out, grad_h_n=None)`` accumulates into
+    each parameter's ``.grad``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, seed)
+        self.nonlinearity = nonlinearity
+
+    def backward(self, grad_output, grad_h_n=None):
+        """Gradients through time: returns ``(grad_x, grad_h0)``; parameter gradients
+        are accumulated into ``.grad``. ``grad_output`` may be None (only final-state
+        gradients)."""
+        gx, dh0, _ = self._backward(grad_output, grad_h_n, None)
+        return gx, dh0
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit with PyTorch's equations (``torch.nn.GRU``): gates r, z, n,
+    the reset gate applied to (W_hn h + b_hn), h' = (1 - z) * n + z * h.
+
+    Arguments as :class:`RNN` (without ``nonlinearity``).
+    ``out, h_n = gru.forward(x, hx=None, lengths=None)``;
+    ``grad_x, grad_h0 = gru.backward(grad_out, grad_h_n=None)``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
+
+    def backward(self, grad_output, grad_h_n=None):
+        """Returns ``(grad_x, grad_h0)``; accumulates parameter gradients."""
+        gx, dh0, _ = self._backward(grad_output, grad_h_n, None)
+        return gx, dh0
+
+
+class LSTM(RNNBase):
+    """Long short-term memory with PyTorch's equations and gate order i, f, g, o
+    (``torch.nn.LSTM``; no ``proj_size``).
+
+    Arguments as :class:`RNN` (without ``nonlinearity``).
+    ``out, (h_n, c_n) = lstm.forward(x, hx=None, lengths=None)`` with ``hx = (h0, c0)``;
+    ``grad_x, (grad_h0, grad_c0) = lstm.backward(grad_out, grad_h_n=None, grad_c_n=None)``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
+
+    def backward(self, grad_output, grad_h_n=None, grad_c_n=None):
+        """Returns ``(grad_x, (grad_h0, grad_c0))``; accumulates parameter gradients."""
+        gx, dh0, dc0 = self._backward(grad_output, grad_h_n, grad_c_n)
+        return gx, (dh0, dc0)

@@ -1,0 +1,118 @@
+"""The C recurrent kernels against the plain NumPy reference (tests/reference_rnn.py),
+on every SIMD path, with and without lengths, h0/c0, layers and directions."""
+import numpy as np
+import pytest
+
+from fastseq import _rnn, _w2v, nn
+from reference_rnn import RTOL, rel_err, stack
+
+MODES = ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"]
+SIMD = [s for s in ("generic", "avx2", "avx512")
+        if _w2v.SIMD_NAMES[s] <= _w2v.SIMD_NAMES[_w2v.simd_best()]]
+
+
+def make(mode, I, H, **kw):
+    if mode == "LSTM":
+        return nn.LSTM(I, H, **kw)
+    if mode == "GRU":
+        return nn.GRU(I, H, **kw)
+    return nn.RNN(I, H, nonlinearity="tanh" if mode == "RNN_TANH" else "relu", **kw)
+
+
+def weights_of(m):
+    w = {}
+    for layer in range(m.num_layers):
+        for d in range(m.num_directions):
+            w[(layer, d)] = tuple(None if p is None else p.data.astype(np.float64)
+                                  for p in m._weights(layer, d))
+    return w
+
+
+@pytest.mark.parametrize("simd", SIMD)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_matches_numpy(monkeypatch, simd, mode, dtype):
+    monkeypatch.setenv("FASTSEQ_SIMD", simd)
+    rng = np.random.default_rng(0)
+    # H = 37 is not a multiple of any panel width; B = 11 not of any row tile
+    for (T, B, I, H, layers, bidir, use_len, use_h0, bias) in [
+            (5, 11, 6, 37, 1, False, False, False, True),
+            (6, 11, 4, 37, 2, True, True, True, True),
+            (4, 1, 3, 8, 1, True, True, True, False),
+            (7, 20, 5, 33, 1, False, True, True, True)]:
+        m = make(mode, I, H, num_layers=layers, bidirectional=bidir, bias=bias, dtype=dtype, seed=1)
+        x = rng.standard_normal((T, B, I)).astype(dtype)
+        L = layers * m.num_directions
+        lengths = rng.integers(1, T + 1, B) if use_len else None
+        h0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
+        c0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
+        hx = (h0, c0) if (mode == "LSTM" and use_h0) else h0
+        for threads in (1, 2):
+            nn_out = m.forward(x, hx=hx, lengths=lengths) if threads == 1 else None
+            import fastseq
+            fastseq.set_num_threads(threads)
+            try:
+                out, state = m.forward(x, hx=hx, lengths=lengths)
+            finally:
+                fastseq.set_num_threads(None)
+            ref_out, ref_h, ref_c = stack(mode, x, weights_of(m), layers, bidir,
+                                          h0=h0, c0=c0 if mode == "LSTM" else None, lengths=lengths)
+            tol = RTOL[np.dtype(dtype).name]["forward"]
+            h_n = state[0] if mode == "LSTM" else state
+            assert rel_err(out, ref_out) <= tol
+            assert rel_err(h_n, ref_h) <= tol
+            if mode == "LSTM":
+                assert rel_err(state[1], ref_c) <= tol
+            if lengths is not None:
+                for b in range(B):
+                    assert not out[lengths[b]:, b].any()  # zero past the length
+            if nn_out is not None:
+                assert out.dtype == dtype
+
+
+@pytest.mark.parametrize("simd", SIMD)
+def test_gemm_matches_numpy(simd):
+    rng = np.random.default_rng(2)
+    level = _w2v.SIMD_NAMES[simd]
+    for (M, N, K) in [(1, 1, 1), (7, 33, 5), (64, 1024, 256), (130, 70, 300)]:
+        a = rng.standard_normal((M, K)).astype(np.float32)
+        b = rng.standard_normal((N, K)).astype(np.float32)
+        c = rng.standard_normal((M, N)).astype(np.float32)
+        c0 = c.copy()
+        _rnn.gemm_nt(a, b, c, accumulate=True, simd=level, n_threads=2)
+        ref = c0.astype(np.float64) + a.astype(np.float64) @ b.T.astype(np.float64)
+        assert rel_err(c, ref) < 1e-5
+        _rnn.gemm_nt(a, b, c, accumulate=False, simd=level, n_threads=1)
+        assert rel_err(c, a.astype(np.float64) @ b.T.astype(np.float64)) < 1e-5
+
+
+def test_simd_paths_agree(monkeypatch):
+    """Every SIMD path computes the same function (to float32 rounding)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 5, 7)).astype(np.float32)
+    m = nn.LSTM(7, 19, bidirectional=True, seed=4)
+    outs = []
+    for simd in SIMD:
+        monkeypatch.setenv("FASTSEQ_SIMD", simd)
+        outs.append(m.forward(x, lengths=[9, 3, 9, 1, 4])[0])
+    for o in outs[1:]:
+        assert rel_err(o, outs[0]) < 1e-5
+
+
+def test_one_thread_is_deterministic():
+    import fastseq
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((12, 16, 10)).astype(np.float32)
+    m = nn.GRU(10, 40, num_layers=2, seed=6)
+    fastseq.set_num_threads(1)
+    try:
+        runs = []
+        for _ in range(2):
+            m.zero_grad()
+            out, h = m.forward(x)
+            gx, gh = m.backward(np.ones_like(out))
+            runs.append((out.copy(), gx.copy(), m.weight_hh_l0.grad.copy()))
+    finally:
+        fastseq.set_num_threads(None)
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)

@@ -1,0 +1,348 @@
+"""fastseq.nn beyond the recurrent kernels: Embedding, Linear, Dropout, loss,
+Sequential, optimisers, clipping, schedules, save/load and bad input."""
+import numpy as np
+import pytest
+
+import fastseq
+from fastseq import nn
+from fastseq.nn import optim
+from reference_rnn import numeric_grad, rel_err
+
+
+# ---------------------------------------------------------------- layers
+def test_linear_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    lin = nn.Linear(4, 3, dtype=np.float64, seed=1)
+    x = rng.standard_normal((2, 5, 4))
+    go = rng.standard_normal((2, 5, 3))
+    lin.forward(x)
+    gx = lin.backward(go)
+    f = lambda: (lin.forward(x) * go).sum()  # noqa: E731
+    for arr, grad in ((x, gx), (lin.weight.data, lin.weight.grad), (lin.bias.data, lin.bias.grad)):
+        for idx in list(np.ndindex(arr.shape))[:10]:
+            assert abs(numeric_grad(f, arr, idx) - grad[idx]) < 1e-7
+
+
+def test_embedding_lookup_and_sparse_rows():
+    emb = nn.Embedding(10, 3, padding_idx=0, seed=0)
+    assert not emb.weight.data[0].any()
+    ids = np.array([[1, 2, 1], [0, 5, 1]])
+    out = emb.forward(ids)
+    assert np.array_equal(out, emb.weight.data[ids])
+    g = np.ones((2, 3, 3), np.float32)
+    assert emb.backward(g) is None
+    expected = np.zeros((10, 3), np.float32)
+    expected[1] = 3
+    expected[2] = 1
+    expected[5] = 1  # the padding row (0) gets nothing
+    assert np.array_equal(emb.weight.grad, expected)
+    assert list(emb.weight.rows) == [1, 2, 5]
+    opt = optim.SGD(emb.parameters(), lr=0.1)
+    before = emb.weight.data.copy()
+    opt.step()
+    changed = np.flatnonzero((emb.weight.data != before).any(axis=1))
+    assert list(changed) == [1, 2, 5]
+    emb.zero_grad()
+    assert not emb.weight.grad.any() and emb.weight.rows is None
+
+
+def test_embedding_from_keyed_vectors():
+    kv = fastseq.KeyedVectors(["a", "b", "c"], np.arange(6, dtype=np.float32).reshape(3, 2))
+    emb = nn.Embedding.from_vectors(kv, freeze=True)
+    assert emb.key_to_index["b"] == 1
+    assert np.array_equal(emb.forward([2]), kv.vectors[[2]])
+    emb.forward(np.array([1]))
+    emb.backward(np.ones((1, 2), np.float32))
+    assert not emb.weight.grad.any()
+    assert emb.weight.data is not kv.vectors
+    trainable = nn.Embedding.from_vectors(kv)
+    trainable.forward(np.array([1]))
+    trainable.backward(np.ones((1, 2), np.float32))
+    assert trainable.weight.grad[1].tolist() == [1, 1]
+
+
+def test_dropout_module():
+    d = nn.Dropout(0.5, seed=0)
+    x = np.ones((100, 100), np.float32)
+    y = d.forward(x)
+    assert set(np.unique(y)) == {0.0, 2.0}
+    assert np.array_equal(d.backward(x), y)
+    d.eval()
+    assert np.array_equal(d.forward(x), x)
+
+
+def test_sequential_chains_forward_and_backward():
+    rng = np.random.default_rng(1)
+    model = nn.Sequential(nn.Embedding(20, 6, seed=0), nn.LSTM(6, 8, batch_first=True, seed=1),
+                          nn.Linear(8, 5, seed=2))
+    ids = rng.integers(0, 20, (3, 7))
+    logits = model.forward(ids, lengths=[7, 4, 2])
+    assert logits.shape == (3, 7, 5)
+    assert len(model.states) == 1
+    loss_fn = nn.CrossEntropyLoss()
+    target = rng.integers(0, 5, (3, 7))
+    loss = loss_fn.forward(logits, target)
+    g = model.backward(loss_fn.backward())
+    assert g is None  # the embedding is the first module
+    names = [n for n, _ in model.named_parameters()]
+    assert names[:2] == ["0.weight", "1.weight_ih_l0"]
+    assert all(p.grad.any() for p in model.parameters())
+    assert np.isfinite(loss)
+
+
+# ---------------------------------------------------------------- against torch
+torch = None
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def test_cross_entropy_matches_torch():
+    torch = _torch()
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((4, 6, 7)).astype(np.float32) * 3
+    target = rng.integers(0, 7, (4, 6))
+    target[0, :2] = -100
+    for reduction in ("mean", "sum", "none"):
+        ce = nn.CrossEntropyLoss(reduction=reduction)
+        loss = ce.forward(logits, target)
+        lt = torch.tensor(logits, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(lt.reshape(-1, 7), torch.tensor(target).reshape(-1),
+                                                reduction=reduction)
+        if reduction == "none":
+            ref = ref.reshape(4, 6)
+            assert rel_err(loss, ref.detach().numpy()) < 1e-5
+            w = rng.standard_normal((4, 6)).astype(np.float32)
+            g = ce.backward(w)
+            (ref * torch.from_numpy(w)).sum().backward()
+        else:
+            assert abs(loss - ref.item()) <= 1e-5 * abs(ref.item())
+            g = ce.backward()
+            ref.backward()
+        assert rel_err(g, lt.grad.numpy()) < 1e-5
+    # a mask equals ignore_index on the masked positions
+    mask = target != -100
+    ce = nn.CrossEntropyLoss(ignore_index=-1)
+    t2 = np.where(mask, target, 3)
+    assert abs(ce.forward(logits, t2, mask=mask) - nn.CrossEntropyLoss().forward(logits, target)) < 1e-6
+
+
+def _train(make_opt, make_topt, steps=5, sched=None, tsched=None, clip=None):
+    torch = _torch()
+    rng = np.random.default_rng(3)
+    m = nn.GRU(4, 6, seed=0)
+    lin = nn.Linear(6, 3, seed=1)
+    t = torch.nn.GRU(4, 6)
+    tl = torch.nn.Linear(6, 3)
+    t.load_state_dict(m.state_dict() and {k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    tl.load_state_dict({k: torch.from_numpy(v) for k, v in lin.state_dict().items()})
+    params = list(m.parameters()) + list(lin.parameters())
+    opt = make_opt(params)
+    topt = make_topt(list(t.parameters()) + list(tl.parameters()))
+    s = sched(opt) if sched else None
+    ts = tsched(topt) if tsched else None
+    ce = nn.CrossEntropyLoss()
+    for step in range(steps):
+        x = rng.standard_normal((5, 2, 4)).astype(np.float32)
+        y = rng.integers(0, 3, (5, 2))
+        opt.zero_grad()
+        out, _ = m.forward(x)
+        loss = ce.forward(lin.forward(out), y)
+        m.backward(lin.backward(ce.backward()))
+        topt.zero_grad()
+        tout, _ = t(torch.from_numpy(x))
+        tloss = torch.nn.functional.cross_entropy(tl(tout).reshape(-1, 3), torch.from_numpy(y).reshape(-1))
+        tloss.backward()
+        if clip:
+            n1 = clip(params, nn)
+            n2 = clip(list(t.parameters()) + list(tl.parameters()), torch.nn.utils)
+            if n1 is not None:
+                assert abs(n1 - float(n2)) < 1e-4 * abs(float(n2))
+        opt.step()
+        topt.step()
+        if s:
+            s.step(loss) if isinstance(s, optim.ReduceLROnPlateau) else s.step()
+            ts.step(tloss.item()) if isinstance(s, optim.ReduceLROnPlateau) else ts.step()
+            assert abs(opt.param_groups[0]["lr"] - topt.param_groups[0]["lr"]) < 1e-12
+    sd = t.state_dict()
+    for k, v in m.state_dict().items():
+        assert rel_err(v, sd[k].numpy()) < 1e-4, k
+    return m
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam", "adamw", "adam_l2", "amsgrad"])
+def test_optimizers_match_torch(kind):
+    torch = _torch()
+    cfg = {
+        "sgd": (optim.SGD, torch.optim.SGD, dict(lr=0.5)),
+        "momentum": (optim.SGD, torch.optim.SGD, dict(lr=0.3, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+        "nesterov": (optim.SGD, torch.optim.SGD, dict(lr=0.3, momentum=0.9, nesterov=True)),
+        "adam": (optim.Adam, torch.optim.Adam, dict(lr=0.05)),
+        "adamw": (optim.AdamW, torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1)),
+        "adam_l2": (optim.Adam, torch.optim.Adam, dict(lr=0.05, weight_decay=0.1)),
+        "amsgrad": (optim.Adam, torch.optim.Adam, dict(lr=0.05, amsgrad=True)),
+    }[kind]
+    ours, theirs, kw = cfg
+    _train(lambda p: ours(p, **kw), lambda p: theirs(p, **kw))
+
+
+def test_clipping_matches_torch():
+    torch = _torch()
+    _train(lambda p: optim.SGD(p, lr=0.5), lambda p: torch.optim.SGD(p, lr=0.5),
+           clip=lambda ps, mod: mod.clip_grad_norm_(ps, 0.05))
+    _train(lambda p: optim.SGD(p, lr=0.5), lambda p: torch.optim.SGD(p, lr=0.5),
+           clip=lambda ps, mod: mod.clip_grad_norm_(ps, 0.05, norm_type=float("inf")))
+    _train(lambda p: optim.SGD(p, lr=0.5), lambda p: torch.optim.SGD(p, lr=0.5),
+           clip=lambda ps, mod: mod.clip_grad_value_(ps, 0.01))
+
+
+@pytest.mark.parametrize("kind", ["step", "exp", "plateau"])
+def test_schedules_match_torch(kind):
+    torch = _torch()
+    ours, theirs, kw = {
+        "step": (optim.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=2, gamma=0.5)),
+        "exp": (optim.ExponentialLR, torch.optim.lr_scheduler.ExponentialLR, dict(gamma=0.7)),
+        "plateau": (optim.ReduceLROnPlateau, torch.optim.lr_scheduler.ReduceLROnPlateau,
+                    dict(patience=0, factor=0.5, threshold=0.5)),
+    }[kind]
+    _train(lambda p: optim.SGD(p, lr=0.5), lambda p: torch.optim.SGD(p, lr=0.5), steps=6,
+           sched=lambda o: ours(o, **kw), tsched=lambda o: theirs(o, **kw))
+
+
+def test_plateau_reduces_after_patience():
+    p = nn.Parameter(np.zeros(3, np.float32))
+    opt = optim.SGD([p], lr=1.0)
+    s = optim.ReduceLROnPlateau(opt, patience=2, factor=0.5)
+    for loss in (1.0, 1.0, 1.0):
+        s.step(loss)
+    assert opt.param_groups[0]["lr"] == 1.0
+    s.step(1.0)
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_state_dict_accepts_torch_tensors():
+    torch = _torch()
+    t = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    m.load_state_dict(t.state_dict())
+    for k, v in t.state_dict().items():
+        assert np.array_equal(m.state_dict()[k], v.numpy())
+
+
+# ---------------------------------------------------------------- save / load
+def test_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(4)
+    emb, lstm, lin = nn.Embedding(12, 4, seed=0), nn.LSTM(4, 5, num_layers=2, seed=1), nn.Linear(5, 3, seed=2)
+    opt = optim.Adam(list(emb.parameters()) + list(lstm.parameters()) + list(lin.parameters()), lr=0.01)
+    ids = rng.integers(0, 12, (6, 2))
+    out, _ = lstm.forward(emb.forward(ids))
+    emb.backward(lstm.backward(lin.backward(np.ones((6, 2, 3), np.float32) - 0 * lin.forward(out)))[0])
+    opt.step()
+    path = tmp_path / "model.npz"
+    nn.save({"emb": emb, "lstm": lstm, "lin": lin, "opt": opt}, path)
+    emb2, lstm2, lin2 = nn.Embedding(12, 4, seed=9), nn.LSTM(4, 5, num_layers=2, seed=9), nn.Linear(5, 3, seed=9)
+    opt2 = optim.Adam(list(emb2.parameters()) + list(lstm2.parameters()) + list(lin2.parameters()), lr=0.5)
+    nn.load(path, {"emb": emb2, "lstm": lstm2, "lin": lin2, "opt": opt2})
+    for a, b in ((emb, emb2), (lstm, lstm2), (lin, lin2)):
+        for (k, v), (k2, v2) in zip(a.state_dict().items(), b.state_dict().items()):
+            assert k == k2 and np.array_equal(v, v2)
+    assert opt2.param_groups[0]["lr"] == 0.01
+    s1, s2 = opt.state_dict()["state"], opt2.state_dict()["state"]
+    assert s1.keys() == s2.keys()
+    for i in s1:
+        assert s1[i]["step"] == s2[i]["step"]
+        assert np.array_equal(s1[i]["exp_avg"], s2[i]["exp_avg"])
+    with pytest.raises(ValueError, match="lstm"):
+        nn.load(path, {"emb": emb2, "lstm": nn.LSTM(4, 6, num_layers=2), "lin": lin2, "opt": opt2})
+    with pytest.raises(ValueError, match="GRU"):
+        nn.load(path, {"emb": emb2, "lstm": nn.GRU(4, 5, num_layers=2), "lin": lin2, "opt": opt2})
+    single = tmp_path / "one.npz"
+    nn.save(lin, single)
+    lin3 = nn.Linear(5, 3)
+    nn.load(single, lin3)
+    assert np.array_equal(lin3.weight.data, lin.weight.data)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+def test_bad_input_raises_value_error_naming_the_argument(cls):
+    m = cls(3, 4, num_layers=2)
+    x = np.zeros((5, 2, 3), np.float32)
+    cases = [
+        (dict(x=np.zeros((5, 2, 4), np.float32)), "x"),
+        (dict(x=np.zeros((5, 2, 3), np.int64)), "x"),
+        (dict(x=np.zeros((5,), np.float32)), "x"),
+        (dict(x=np.full((5, 2, 3), np.nan, np.float32)), "x"),
+        (dict(x=x, lengths=[5, 6]), "lengths"),
+        (dict(x=x, lengths=[0, 5]), "lengths"),
+        (dict(x=x, lengths=[5]), "lengths"),
+        (dict(x=x, lengths=[1.5, 2]), "lengths"),
+    ]
+    if cls is nn.LSTM:
+        cases += [(dict(x=x, hx=np.zeros((2, 2, 4), np.float32)), "hx"),
+                  (dict(x=x, hx=(np.zeros((2, 2, 4), np.float32), np.zeros((2, 3, 4), np.float32))), "c0"),
+                  (dict(x=x, hx=(np.zeros((2, 2, 4), np.float32), np.full((2, 2, 4), np.inf, np.float32))), "c0")]
+    else:
+        cases += [(dict(x=x, hx=np.zeros((1, 2, 4), np.float32)), "hx"),
+                  (dict(x=x, hx=np.zeros((2, 2, 4), np.int32)), "hx")]
+    for kw, name in cases:
+        with pytest.raises(ValueError, match=name):
+            m.forward(**kw)
+    out, _ = m.forward(x)
+    with pytest.raises(ValueError, match="grad_output"):
+        m.backward(np.zeros((5, 2, 5), np.float32))
+    with pytest.raises(ValueError, match="grad_h_n"):
+        m.backward(np.zeros_like(out), np.zeros((2, 2, 5), np.float32))
+
+
+def test_bad_constructor_arguments():
+    for kw, name in ((dict(input_size=0, hidden_size=3), "input_size"),
+                     (dict(input_size=2, hidden_size=-1), "hidden_size"),
+                     (dict(input_size=2, hidden_size=3, dropout=2), "dropout"),
+                     (dict(input_size=2, hidden_size=3, num_layers=0), "num_layers"),
+                     (dict(input_size=2, hidden_size=3, dtype=np.int32), "dtype")):
+        with pytest.raises(ValueError, match=name):
+            nn.LSTM(**kw)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        nn.RNN(2, 3, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="ids"):
+        nn.Embedding(5, 2).forward([5])
+    with pytest.raises(ValueError, match="target"):
+        nn.CrossEntropyLoss().forward(np.zeros((2, 3), np.float32), np.array([0, 3]))
+    with pytest.raises(ValueError, match="state_dict"):
+        nn.Linear(2, 3).load_state_dict({"weight": np.zeros((3, 3)), "bias": np.zeros(3)})
+
+
+def test_backward_needs_a_forward():
+    m = nn.GRU(2, 3)
+    with nn.inference_mode():
+        m.forward(np.zeros((2, 1, 2), np.float32))
+    with pytest.raises(RuntimeError, match="inference_mode"):
+        m.backward(np.zeros((2, 1, 3), np.float32))
+
+
+def test_inference_mode_gives_the_same_output():
+    m = nn.LSTM(5, 9, bidirectional=True, seed=0)
+    x = np.random.default_rng(5).standard_normal((6, 3, 5)).astype(np.float32)
+    out, (h, c) = m.forward(x, lengths=[6, 2, 4])
+    with nn.inference_mode():
+        out2, (h2, c2) = m.forward(x, lengths=[6, 2, 4])
+    assert np.array_equal(out, out2) and np.array_equal(h, h2) and np.array_equal(c, c2)
+
+
+def test_threads_give_the_same_result_within_rounding():
+    m = nn.LSTM(16, 48, seed=0)
+    x = np.random.default_rng(6).standard_normal((10, 9, 16)).astype(np.float32)
+    outs = []
+    for n in (1, 2):
+        fastseq.set_num_threads(n)
+        try:
+            m.zero_grad()
+            out, _ = m.forward(x)
+            gx, _ = m.backward(np.ones_like(out))
+            outs.append((out, gx, m.weight_ih_l0.grad.copy()))
+        finally:
+            fastseq.set_num_threads(None)
+    for a, b in zip(*outs):
+        assert rel_err(a, b) < 1e-5
