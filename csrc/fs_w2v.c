@@ -44,6 +44,7 @@ typedef struct {
     float *din;        /* (2 * window, dim) */
     float *S;          /* (2 * window, max_out) */
     float *h;          /* (dim) */
+    int32_t *neg_a, *neg_b; /* (negative) ids of the current / next centre's negatives */
 } fs_w2v_scratch;
 
 typedef int (*fs_w2v_sentence_fn)(const fs_w2v_params *, const fs_w2v_model *,
@@ -51,23 +52,30 @@ typedef int (*fs_w2v_sentence_fn)(const fs_w2v_params *, const fs_w2v_model *,
                                   uint64_t, fs_w2v_scratch *, double *, int64_t *);
 
 #define FS_SFX generic
+#define FS_LEVEL 0
 #include "fs_w2v_impl.h"
 #undef FS_SFX
+#undef FS_LEVEL
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define FS_HAVE_X86_PATHS 1
+#include <immintrin.h>
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define FS_SFX avx2
+#define FS_LEVEL 1
 #include "fs_w2v_impl.h"
 #undef FS_SFX
+#undef FS_LEVEL
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
 #define FS_SFX avx512
+#define FS_LEVEL 2
 #include "fs_w2v_impl.h"
 #undef FS_SFX
+#undef FS_LEVEL
 #pragma GCC pop_options
 #endif
 
@@ -171,7 +179,9 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         sc.din = malloc(sizeof(float) * (size_t)(max_in * d));
         sc.S = malloc(sizeof(float) * (size_t)(max_in * max_out));
         sc.h = malloc(sizeof(float) * (size_t)d);
-        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h;
+        sc.neg_a = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
+        sc.neg_b = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
+        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h && sc.neg_a && sc.neg_b;
         if (!ok) {
 #pragma omp atomic write
             err = FS_ERR_NOMEM;
@@ -197,6 +207,8 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         free(sc.din);
         free(sc.S);
         free(sc.h);
+        free(sc.neg_a);
+        free(sc.neg_b);
     }
     if (loss_out) {
         *loss_out = loss;

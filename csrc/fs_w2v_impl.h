@@ -3,7 +3,9 @@
  * fs_w2v.c includes this file several times, each time with FS_SFX set to a
  * suffix (generic, avx2, avx512) and a `#pragma GCC target` in force, so every
  * function below exists once per instruction set and the dispatcher picks one
- * at run time. The loops are written for the auto-vectoriser (`omp simd`).
+ * at run time. FS_LEVEL (0 generic, 1 AVX2, 2 AVX-512) selects the dot/axpy
+ * primitives: intrinsics for the x86 paths (GCC's vectoriser does not reliably
+ * vectorise the short reductions once inlined), plain C for the generic one.
  *
  * Design: every update, skip-gram or CBOW, negative sampling or hierarchical
  * softmax, is one "block": n_in input rows against n_out output rows with a
@@ -16,23 +18,96 @@
 
 #define FS_F(name) FS_CAT(name, FS_SFX)
 
+#if FS_LEVEL == 2 /* AVX-512: 16 lanes, masked tail */
 static inline float FS_F(dot)(int n, const float *FS_RESTRICT a, const float *FS_RESTRICT b)
 {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static inline void FS_F(axpy)(int n, float alpha, const float *FS_RESTRICT x, float *FS_RESTRICT y)
+{
+    const __m512 va = _mm512_set1_ps(alpha);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        __m512 r = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+#elif FS_LEVEL == 1 /* AVX2 + FMA: 8 lanes, scalar tail */
+static inline float FS_F(dot)(int n, const float *FS_RESTRICT a, const float *FS_RESTRICT b)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    }
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++) {
         s += a[i] * b[i];
     }
     return s;
 }
 
-static inline void FS_F(axpy)(int n, float a, const float *FS_RESTRICT x, float *FS_RESTRICT y)
+static inline void FS_F(axpy)(int n, float alpha, const float *FS_RESTRICT x, float *FS_RESTRICT y)
 {
-#pragma omp simd
-    for (int i = 0; i < n; i++) {
-        y[i] += a * x[i];
+    const __m256 va = _mm256_set1_ps(alpha);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) {
+        y[i] += alpha * x[i];
     }
 }
+#else /* generic: four independent partial sums, which compilers map to SSE2 lanes */
+static inline float FS_F(dot)(int n, const float *FS_RESTRICT a, const float *FS_RESTRICT b)
+{
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) {
+        s0 += a[i] * b[i];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static inline void FS_F(axpy)(int n, float alpha, const float *FS_RESTRICT x, float *FS_RESTRICT y)
+{
+    for (int i = 0; i < n; i++) {
+        y[i] += alpha * x[i];
+    }
+}
+#endif
 
 /* One block (see Design). in[c] (n_in rows), out[k] (n_out rows) point into the
  * weight matrices; din (n_in, d) is accumulated into; out rows are updated.
@@ -92,21 +167,39 @@ static int FS_F(block)(const fs_w2v_tables *tb, int d, int n_in, float *const *i
     return 0;
 }
 
-/* Draws negatives for centre word w into out[first..], label 0, skipping draws
- * equal to w as word2vec.c does. Returns the new row count. */
+/* Draws the negatives of centre word w: ids into ids[], skipping draws equal to w
+ * as word2vec.c does. Returns how many were kept. */
 static inline int FS_F(draw_negatives)(const fs_w2v_params *p, const fs_w2v_model *m, int32_t w,
-                                       uint64_t *rng, float **out, float *label, int first)
+                                       uint64_t *rng, int32_t *ids)
 {
-    int n = first;
+    int n = 0;
     for (int k = 0; k < p->negative; k++) {
         int32_t t = fs_alias_draw(m->neg_prob, m->neg_alias, (uint32_t)m->n_vocab, fs_rand64(rng));
-        if (t == w) {
-            continue;
+        if (t != w) {
+            ids[n++] = t;
         }
-        out[n] = m->syn1neg + (size_t)t * p->dim;
-        label[n++] = 0.0f;
     }
     return n;
+}
+
+/* Output rows for negative sampling: the centre word (label 1), then the negatives. */
+static inline int FS_F(ns_rows)(const fs_w2v_params *p, const fs_w2v_model *m, int32_t w,
+                                const int32_t *ids, int n_ids, float **out, float *label)
+{
+    out[0] = m->syn1neg + (size_t)w * p->dim;
+    label[0] = 1.0f;
+    for (int k = 0; k < n_ids; k++) {
+        out[k + 1] = m->syn1neg + (size_t)ids[k] * p->dim;
+        label[k + 1] = 0.0f;
+    }
+    return n_ids + 1;
+}
+
+static inline void FS_F(prefetch_row)(const float *row, int d)
+{
+    for (int b = 0; b < d; b += 16) { /* one 64-byte line per 16 floats */
+        __builtin_prefetch(row + b, 1, 3);
+    }
 }
 
 /* Hierarchical softmax path of word w into out[0..], labels 1 - code. */
@@ -130,6 +223,14 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
     const int d = p->dim;
     float **in = sc->in, **out = sc->out;
     float *label = sc->label;
+    /* Negatives (one set per centre word) are drawn one centre ahead, so that their
+     * rows can be prefetched while the current centre is trained. */
+    const int ahead = p->negative && (p->shared_negatives || !p->sg);
+    int32_t *neg_cur = sc->neg_a, *neg_next = sc->neg_b;
+    int n_cur = 0, n_next = 0;
+    if (ahead && len > 0) {
+        n_next = FS_F(draw_negatives)(p, m, sen[0], &rng, neg_next);
+    }
     for (int64_t i = 0; i < len; i++) {
         const int32_t w = sen[i];
         const int64_t reach = p->window - (int64_t)fs_bounded(fs_rand64(&rng), (uint32_t)p->window);
@@ -140,13 +241,26 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
         if (hi > len - 1) {
             hi = len - 1;
         }
+        if (ahead) {
+            int32_t *t = neg_cur;
+            neg_cur = neg_next;
+            neg_next = t;
+            n_cur = n_next;
+            n_next = 0;
+        }
         if (i + 1 < len) {
-            /* the next centre's output row and its newest context row */
+            /* the next centre's output rows and its newest context row */
             if (p->negative) {
-                __builtin_prefetch(m->syn1neg + (size_t)sen[i + 1] * d, 1);
+                FS_F(prefetch_row)(m->syn1neg + (size_t)sen[i + 1] * d, d);
+            }
+            if (ahead) {
+                n_next = FS_F(draw_negatives)(p, m, sen[i + 1], &rng, neg_next);
+                for (int k = 0; k < n_next; k++) {
+                    FS_F(prefetch_row)(m->syn1neg + (size_t)neg_next[k] * d, d);
+                }
             }
             if (i + 1 + p->window < len) {
-                __builtin_prefetch(m->syn0 + (size_t)sen[i + 1 + p->window] * d, 1);
+                FS_F(prefetch_row)(m->syn0 + (size_t)sen[i + 1 + p->window] * d, d);
             }
         }
         int n_in = 0;
@@ -167,14 +281,13 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
                 bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
             }
             if (p->negative) {
-                out[0] = m->syn1neg + (size_t)w * d;
-                label[0] = 1.0f;
                 if (p->shared_negatives) {
-                    int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                    int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_cur, out, label);
                     bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
                 } else {
                     for (int c = 0; c < n_in && !bad; c++) {
-                        int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                        int n_ids = FS_F(draw_negatives)(p, m, w, &rng, neg_cur);
+                        int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_ids, out, label);
                         bad |= FS_F(block)(tb, d, 1, in + c, n_out, out, label, alpha,
                                            din + (size_t)c * d, sc->S, loss);
                     }
@@ -195,7 +308,6 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
             }
             if (p->cbow_mean && n_in > 1) {
                 const float inv = 1.0f / (float)n_in;
-#pragma omp simd
                 for (int e = 0; e < d; e++) {
                     h[e] *= inv;
                 }
@@ -206,9 +318,7 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
                 bad |= FS_F(block)(tb, d, 1, &h, n_out, out, label, alpha, neu1e, sc->S, loss);
             }
             if (p->negative) {
-                out[0] = m->syn1neg + (size_t)w * d;
-                label[0] = 1.0f;
-                int n_out = FS_F(draw_negatives)(p, m, w, &rng, out, label, 1);
+                int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_cur, out, label);
                 bad |= FS_F(block)(tb, d, 1, &h, n_out, out, label, alpha, neu1e, sc->S, loss);
             }
             if (bad) {
