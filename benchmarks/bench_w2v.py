@@ -104,6 +104,22 @@ def available(tool):
         return False
 
 
+def _run_worker(args, tool, model, out, threads=None):
+    """One whole job in a fresh process; returns its JSON report plus job_s (wall time)."""
+    threads = threads or args.threads
+    cmd = [sys.executable, os.path.abspath(__file__), "--corpus", args.corpus, "--threads", str(threads),
+           "--epochs", str(args.epochs), "--seed", str(args.seed), "--worker", tool, model, out]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    job = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{tool} {model} failed:\n{p.stderr[-3000:]}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r["job_s"] = job
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=DEFAULT_CORPUS)
@@ -113,6 +129,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--peers", nargs="*", default=["gensim"])
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (median reported)")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also train fastseq with 1 thread and report the speed-up of --threads over 1")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "MODEL", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -133,18 +151,7 @@ def main():
         for rep in range(args.repeat):
             for tool in tools:  # interleaved, so drift hits both alike
                 out = os.path.join(tmp, f"{tool}-{model}.bin")
-                cmd = [sys.executable, os.path.abspath(__file__), "--corpus", args.corpus,
-                       "--threads", str(args.threads), "--epochs", str(args.epochs),
-                       "--seed", str(args.seed), "--worker", tool, model, out]
-                env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-                t0 = time.perf_counter()
-                p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-                job = time.perf_counter() - t0
-                if p.returncode != 0:
-                    raise SystemExit(f"{tool} {model} failed:\n{p.stderr[-3000:]}")
-                r = json.loads(p.stdout.strip().splitlines()[-1])
-                r["job_s"] = job
-                results.setdefault(tool, []).append(r)
+                results.setdefault(tool, []).append(_run_worker(args, tool, model, out))
         for tool in tools:
             runs = sorted(results[tool], key=lambda r: r["train_s"])
             r = dict(runs[len(runs) // 2])
@@ -161,11 +168,18 @@ def main():
             if r["model"] == model and r["tool"] != "fastseq":
                 base["train_x_" + r["tool"]] = base["words_per_s"] / r["words_per_s"]
                 base["job_x_" + r["tool"]] = r["job_s"] / base["job_s"]
+    if args.scaling and args.threads > 1:
+        for model in args.models:
+            one = _run_worker(args, "fastseq", model, os.path.join(tmp, "one.bin"), threads=1)
+            many = next(r for r in rows if r["model"] == model and r["tool"] == "fastseq")
+            many["scaling_vs_1_thread"] = one["train_s"] / many["train_s"]
     cols = [("model", "model", "{}"), ("tool", "tool", "{}"), ("words_per_s", "train words/s", "{:,.0f}"),
             ("train_s", "train s", "{:.2f}"), ("job_s", "job s", "{:.2f}"), ("peak_mib", "peak MiB", "{:.0f}"),
             ("vocab", "vocab", "{:,}"), ("analogy", "analogy", "{:.4f}"), ("wordsim", "wordsim", "{:.4f}")]
     for p in tools[1:]:
         cols += [("train_x_" + p, f"train x{p}", "{:.2f}"), ("job_x_" + p, f"job x{p}", "{:.2f}")]
+    if args.scaling:
+        cols.append(("scaling_vs_1_thread", f"{args.threads} thr / 1 thr", "{:.2f}"))
     print_table(rows, cols)
     for r in rows:
         emit_json(r)

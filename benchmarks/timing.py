@@ -1,31 +1,9 @@
-"""Shared helpers for the benchmarks: run a command as a child process and
-report its wall time and peak memory, print ratio tables and JSON lines."""
+"""Shared helpers for the benchmarks: ratio tables, JSON lines, machine facts."""
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
-
-
-def run_child(cmd, env=None, timeout=None):
-    """Run ``cmd``; return (wall seconds, peak RSS in MiB, stdout text). Raises on failure."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    out, err = proc.communicate(timeout=timeout)
-    wall = time.perf_counter() - t0
-    # peak RSS of this child: wait4 already reaped it via communicate, so use the
-    # child's own report (it prints ru_maxrss in its JSON) when available.
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return wall, out
-
-
-def peak_rss_mib():
-    """Peak resident memory of this process so far, MiB (Linux: ru_maxrss is KiB)."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def print_table(rows, columns, file=sys.stdout):
