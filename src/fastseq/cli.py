@@ -161,7 +161,9 @@ def _cmd_w2v(args):
 
 
 # ---------------------------------------------------------------------- main
-_REGISTRY = [_register_w2v]
+from .cli_vectors import register as _register_vectors  # noqa: E402  (similar/analogy/eval/convert/plot)
+
+_REGISTRY = [_register_w2v, _register_vectors]
 
 
 def build_parser():

@@ -1,164 +1,688 @@
-"""KeyedVectors: words and their vectors, lookups, and the word2vec file formats."""
+"""KeyedVectors: words and their vectors; similarity queries, evaluation and files.
+
+Names and semantics follow gensim's ``KeyedVectors`` so that code and numbers
+carry over. Word norms are computed once (or read from a native file) and reused;
+a query scores every word with one matrix-vector product, a batch of queries with
+one matrix product per block of queries, and a C kernel picks the best of each
+row (``csrc/fs_kv.c``). Scores are ``dot(v, q) / |v|`` computed as gensim does,
+so the two rank words the same way."""
 from __future__ import annotations
 
 import os
+from numbers import Integral
 
 import numpy as np
 
-from ._atomic import atomic_write
+from . import _kv, evaluate, formats
+from ._threads import get_num_threads
+
+_KEY_TYPES = (str, int, np.integer)
+_BLOCK_BYTES = 64 << 20     # scores held at once by a batch query (rows x vocabulary x 4 bytes)
+_FORMATS = ("native", "bin", "text", "glove")
+
+
+def _ensure_list(value):
+    """gensim's reading of positive/negative: one key or vector, or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, _KEY_TYPES) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        return [value]
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return list(value)
+    return list(value)
 
 
 class KeyedVectors:
     """A set of word vectors (what ``Word2Vec.wv`` is).
 
-    ``kv["word"]`` is the vector, ``"word" in kv`` tests membership,
-    ``kv.index_to_key`` / ``kv.key_to_index`` map both ways and ``kv.vectors``
-    is the float32 (n, dim) matrix."""
+    ``kv["word"]`` is the vector, ``"word" in kv`` tests membership, ``len(kv)`` is
+    the number of words, ``kv.index_to_key`` / ``kv.key_to_index`` map both ways,
+    ``kv.vectors`` is the float32 (n, dim) matrix and ``kv.get_count(word)`` the
+    word's corpus count when known.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        The words, in row order (most frequent first, by convention).
+    vectors : array_like, shape (len(keys), dim)
+        Their vectors; kept as float32 (without a copy when already float32).
+    counts : array_like of int, optional
+        Corpus count of each word.
+    """
 
     def __init__(self, keys, vectors, counts=None):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"vectors: expected a 2-D array, got shape {vectors.shape}")
+        keys = list(keys)
         if len(keys) != vectors.shape[0]:
             raise ValueError(f"keys ({len(keys)}) and vectors ({vectors.shape[0]} rows) differ in length")
-        self.index_to_key = list(keys)
-        self.key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
-        if len(self.key_to_index) != len(self.index_to_key):
-            raise ValueError("keys: duplicates")
+        key_to_index = {k: i for i, k in enumerate(keys)}
+        if len(key_to_index) != len(keys):
+            seen = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))
+            raise ValueError(f"keys: {dup!r} appears more than once")
+        self._index_to_key = keys
+        self._key_to_index = key_to_index
+        self._native = None
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        if counts is not None:
+            counts = np.asarray(counts, dtype=np.int64)
+            if counts.shape != (len(keys),):
+                raise ValueError(f"counts: expected shape ({len(keys)},), got {counts.shape}")
+        self.counts = counts
         self.norms = None
+
+    @classmethod
+    def _from_native(cls, nf):
+        kv = cls.__new__(cls)
+        kv._index_to_key = None
+        kv._key_to_index = None
+        kv._native = nf
+        kv.vectors = nf.vectors
+        kv.counts = nf.counts
+        kv.norms = nf.norms
+        return kv
+
+    # ------------------------------------------------------------------ container
+    @property
+    def index_to_key(self):
+        """List of the words in row order (decoded on first use for a memory-mapped file)."""
+        if self._index_to_key is None:
+            self._index_to_key = self._native.keys()
+        return self._index_to_key
+
+    @index_to_key.setter
+    def index_to_key(self, value):
+        self._index_to_key = list(value)
+
+    @property
+    def key_to_index(self):
+        """Dict from word to row (built on first use for a memory-mapped file)."""
+        if self._key_to_index is None:
+            self._key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
+        return self._key_to_index
+
+    @key_to_index.setter
+    def key_to_index(self, value):
+        self._key_to_index = value
 
     @property
     def vector_size(self):
         return self.vectors.shape[1]
 
     def __len__(self):
-        return len(self.index_to_key)
-
-    def __contains__(self, key):
-        return key in self.key_to_index
+        return self.vectors.shape[0]
 
     def __iter__(self):
         return iter(self.index_to_key)
 
-    def get_index(self, key):
-        try:
-            return self.key_to_index[key]
-        except KeyError:
-            raise KeyError(f"word {key!r} not in vocabulary") from None
+    def __contains__(self, key):
+        return self.has_index_for(key)
 
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return self.vectors[self.get_index(key)]
-        return np.stack([self.vectors[self.get_index(k)] for k in key])
+    def __repr__(self):
+        where = f", mmap={self._native.path!r}" if self._native is not None and self._native._mm else ""
+        return f"KeyedVectors({len(self)} words, dim {self.vector_size}{where})"
+
+    def _find(self, key):
+        d = self._key_to_index
+        if d is not None:
+            return d.get(key, -1)
+        if self._native is not None and isinstance(key, str):
+            return self._native.find(key)
+        return -1
+
+    def get_index(self, key, default=None):
+        """Row of ``key`` (an int key in range is taken as a row, as in gensim).
+
+        Raises ``KeyError`` naming the word, with close spellings from the vocabulary,
+        unless ``default`` is given."""
+        i = self._find(key)
+        if i >= 0:
+            return i
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < len(self):
+            return int(key)
+        if default is not None:
+            return default
+        raise KeyError(self._unknown(key))
+
+    def has_index_for(self, key):
+        return self.get_index(key, -1) >= 0
+
+    def _unknown(self, key):
+        msg = f"word {key!r} not in vocabulary"
+        close = self.suggest(key) if isinstance(key, str) else []
+        if close:
+            msg += "; did you mean " + ", ".join(repr(w) for w in close) + "?"
+        return msg
+
+    def suggest(self, word, n=3):
+        """Up to ``n`` vocabulary words one edit (or a change of case) away from ``word``,
+        most frequent (lowest row) first."""
+        if not isinstance(word, str) or not word or len(word) > 40:
+            return []
+        letters = set("abcdefghijklmnopqrstuvwxyz") | set(word.lower())
+        low = word.lower()
+        cands = {low, word.upper(), word.capitalize(), word.title()}
+        splits = [(low[:i], low[i:]) for i in range(len(low) + 1)]
+        for a, b in splits:
+            if b:
+                cands.add(a + b[1:])
+            if len(b) > 1:
+                cands.add(a + b[1] + b[0] + b[2:])
+            for ch in letters:
+                if b:
+                    cands.add(a + ch + b[1:])
+                cands.add(a + ch + b)
+        cands.discard(word)
+        found = sorted((i, w) for w in cands if (i := self._find(w)) >= 0)
+        return [w for _, w in found[:n]]
 
     def get_vector(self, key, norm=False):
+        """The vector of ``key`` (read-only view); unit length with ``norm=True``."""
         i = self.get_index(key)
         if norm:
             self.fill_norms()
-            return self.vectors[i] / max(self.norms[i], 1e-12)
-        return self.vectors[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = self.vectors[i] / self.norms[i]
+        else:
+            out = self.vectors[i]
+        out = out.view()
+        out.setflags(write=False)
+        return out
+
+    def __getitem__(self, key_or_keys):
+        if isinstance(key_or_keys, _KEY_TYPES):
+            return self.get_vector(key_or_keys)
+        return np.vstack([self.get_vector(k) for k in key_or_keys])
 
     def get_count(self, key):
+        """Corpus count of ``key``, when these vectors carry counts (trained here, or read
+        from a native file or a word2vec file with its ``fvocab``)."""
+        i = self.get_index(key)
         if self.counts is None:
-            raise ValueError("these vectors carry no word counts")
-        return int(self.counts[self.get_index(key)])
+            raise ValueError("these vectors carry no word counts (word2vec/GloVe files store none; "
+                             "load_word2vec_format(..., fvocab=VOCAB_FILE) reads word2vec.c's -save-vocab file)")
+        return int(self.counts[i])
 
+    def get_vecattr(self, key, attr):
+        """gensim's accessor; only ``"count"`` exists here."""
+        if attr != "count":
+            raise KeyError(f"no attribute {attr!r} (fastseq keeps only 'count')")
+        return self.get_count(key)
+
+    # ------------------------------------------------------------------ norms
     def fill_norms(self, force=False):
+        """Compute the word norms if not yet known (``force``: recompute, e.g. after
+        changing ``vectors`` in place)."""
         if self.norms is None or force:
-            self.norms = np.linalg.norm(self.vectors, axis=1)
+            self.norms = np.linalg.norm(self.vectors, axis=1).astype(np.float32, copy=False)
+
+    def init_sims(self, replace=False):
+        """Old gensim name of ``fill_norms``; ``replace`` is not supported."""
+        if replace:
+            raise ValueError("init_sims(replace=True) is not supported; use get_normed_vectors()")
+        self.fill_norms()
 
     def get_normed_vectors(self):
+        """All vectors scaled to unit length (a new array)."""
         self.fill_norms()
-        return self.vectors / np.maximum(self.norms, 1e-12)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.vectors / self.norms[:, None]
+
+    def _unit_rows(self, idx):
+        self.fill_norms()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.vectors[idx] / self.norms[idx][:, None]
+
+    # ------------------------------------------------------------------ query vectors
+    def _items(self, positive, negative):
+        """(key or vector, weight) pairs as gensim's most_similar reads them."""
+        items = []
+        for sign, group in ((1.0, _ensure_list(positive)), (-1.0, _ensure_list(negative))):
+            for item in group:
+                if isinstance(item, (str, int, np.integer, np.ndarray)):
+                    items.append((item, sign))
+                else:
+                    key, weight = item
+                    items.append((key, float(weight)))
+        return items
+
+    def _mean_queries(self, queries):
+        """Unit mean vectors (B, dim) float32 of B lists of (key or vector, weight), and for
+        each query the rows of its keys (left out of its answers).
+
+        gensim's get_mean_vector(pre_normalize=True, post_normalize=True): the weighted
+        sum of unit vectors in float32, divided by the summed |weight|, normalised."""
+        self.fill_norms()
+        dim = self.vector_size
+        q_of, rows, weights, vec_at, vecs = [], [], [], [], []
+        exclude = []
+        for q, items in enumerate(queries):
+            if not items:
+                raise ValueError("cannot compute similarity with no input")
+            ex = []
+            for key, w in items:
+                if isinstance(key, np.ndarray):
+                    if key.shape != (dim,):
+                        raise ValueError(f"query vector has shape {key.shape}, expected ({dim},)")
+                    vec_at.append(len(rows))
+                    vecs.append(key)
+                    rows.append(0)
+                else:
+                    i = self.get_index(key)
+                    rows.append(i)
+                    ex.append(i)
+                q_of.append(q)
+                weights.append(w)
+            exclude.append(ex)
+        rows = np.asarray(rows, dtype=np.int64)
+        terms = np.empty((len(rows), dim), dtype=np.float32)
+        is_key = np.ones(len(rows), dtype=bool)
+        is_key[vec_at] = False
+        terms[is_key] = self._unit_rows(rows[is_key])
+        if vec_at:
+            terms[vec_at] = np.asarray(vecs, dtype=np.float32)
+        w = np.asarray(weights, dtype=np.float64)
+        terms *= w.astype(np.float32)[:, None]
+        means = np.zeros((len(queries), dim), dtype=np.float32)
+        np.add.at(means, np.asarray(q_of, dtype=np.int64), terms)   # in order, like gensim's +=
+        total = np.zeros(len(queries), dtype=np.float64)
+        np.add.at(total, np.asarray(q_of, dtype=np.int64), np.abs(w))
+        return self._unit(means, total), exclude
+
+    @staticmethod
+    def _unit(means, total=None):
+        m = means.astype(np.float64)
+        if total is not None:
+            ok = total > 0
+            m[ok] /= total[ok, None]
+        length = np.sqrt(np.einsum("ij,ij->i", m, m))
+        ok = length > 0
+        m[ok] *= (1.0 / length[ok])[:, None]
+        return m.astype(np.float32)
+
+    # ------------------------------------------------------------------ scoring core
+    def _restrict(self, restrict_vocab):
+        n = len(self)
+        return n if not restrict_vocab else min(int(restrict_vocab), n)
+
+    def _block_rows(self, n):
+        return max(1, min(1024, _BLOCK_BYTES // max(4 * n, 1)))
+
+    def _scores(self, Q, n):
+        """Q (B, dim) against the first n words: (B, n) float32 dot products."""
+        V = self.vectors[:n]
+        if Q.shape[0] == 1:
+            return np.dot(V, Q[0])[None, :]      # one query: BLAS gemv, as gensim does
+        return np.dot(Q, V.T)
+
+    def _topk(self, Q, exclude, topn, n):
+        """Best ``topn`` of the first n words for each row of Q (unit vectors), skipping
+        each query's own rows. Returns (idx, val) arrays (B, k), -1 padded."""
+        B = Q.shape[0]
+        k = max(1, min(topn, n))
+        out_idx = np.full((B, k), -1, dtype=np.int64)
+        out_val = np.full((B, k), -np.inf, dtype=np.float32)
+        if n == 0 or B == 0:
+            return out_idx, out_val
+        self.fill_norms()
+        norms = np.ascontiguousarray(self.norms[:n], dtype=np.float32)
+        threads = get_num_threads()
+        step = self._block_rows(n)
+        for s in range(0, B, step):
+            Qb = Q[s:s + step]
+            S = np.ascontiguousarray(self._scores(Qb, n), dtype=np.float32)
+            ex = exclude[s:s + step]
+            starts = np.zeros(len(ex) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in ex], out=starts[1:])
+            flat = np.fromiter((i for e in ex for i in e), dtype=np.int64, count=int(starts[-1]))
+            out_idx[s:s + step], out_val[s:s + step] = _kv.topk(S, k, norms, starts, flat, threads)
+        return out_idx, out_val
+
+    def _results(self, idx, val, topn):
+        keys = self.index_to_key if self._index_to_key is not None or len(self) < 100000 else None
+        out = []
+        for row_i, row_v in zip(idx.tolist(), val.tolist()):
+            res = []
+            for i, v in zip(row_i, row_v):
+                if i < 0 or len(res) == topn:
+                    break
+                res.append((keys[i] if keys is not None else self._native.key_bytes(i).decode("utf-8"), v))
+            out.append(res)
+        return out
+
+    # ------------------------------------------------------------------ queries
+    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """The ``topn`` words closest (cosine) to the mean of the unit vectors of
+        ``positive`` minus those of ``negative`` (3CosAdd); the query words are left out.
+
+        Entries are words, rows (int), vectors, or ``(word, weight)`` pairs.
+        ``restrict_vocab=N`` searches only the first N words. ``topn=None`` returns the
+        similarity of every word (a float32 array, query words included).
+
+        Returns a list of ``(word, cosine)``, best first (ties: the earlier word)."""
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        Q, exclude = self._mean_queries([self._items(positive, negative)])
+        n = self._restrict(restrict_vocab)
+        if not topn:
+            self.fill_norms()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return self._scores(Q, n)[0] / self.norms[:n]
+        idx, val = self._topk(Q, exclude, int(topn), n)
+        return self._results(idx, val, int(topn))[0]
+
+    def most_similar_batch(self, positive, negative=None, topn=10, restrict_vocab=None):
+        """``most_similar`` for many queries at once: one matrix product per block of
+        queries instead of one pass over the vectors per query.
+
+        ``positive`` is a list with one entry per query (a word, a vector, or a list of
+        them); ``negative`` is None or a list of the same length. Returns a list of
+        result lists, equal to calling ``most_similar`` on each query."""
+        positive = list(positive)
+        if negative is None:
+            negative = [None] * len(positive)
+        negative = list(negative)
+        if len(negative) != len(positive):
+            raise ValueError(f"negative has {len(negative)} queries, positive has {len(positive)}")
+        if isinstance(topn, Integral) and topn < 1:
+            return [[] for _ in positive]
+        if topn is None:
+            raise ValueError("most_similar_batch needs an integer topn")
+        if not positive:
+            return []
+        Q, exclude = self._mean_queries([self._items(p, q) for p, q in zip(positive, negative)])
+        idx, val = self._topk(Q, exclude, int(topn), self._restrict(restrict_vocab))
+        return self._results(idx, val, int(topn))
+
+    def similar_by_key(self, key, topn=10, restrict_vocab=None):
+        """``most_similar(positive=[key])``."""
+        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_word = similar_by_key
+
+    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
+        """Words closest to ``vector``; a 2-D array is a batch (one result list per row)."""
+        vector = np.asarray(vector)
+        if vector.ndim == 2:
+            return self.most_similar_batch(list(vector), topn=topn, restrict_vocab=restrict_vocab)
+        return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
+
+    def _cosmul_dists(self, S, n_pos):
+        """gensim's 3CosMul from stacked scores S (terms, n) of the positive then the
+        negative terms: prod((1 + cos) / 2) over positive / (prod over negative + 1e-6)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            D = (1 + S / self.norms[:S.shape[1]]) / 2
+        pos = np.prod(D[:n_pos], axis=0)
+        neg = np.prod(D[n_pos:], axis=0) + 0.000001
+        return pos / neg
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """3CosMul (Levy and Goldberg 2014, eq. 4, cosines shifted to [0, 1]):
+        ``prod((1 + cos(w, p)) / 2) / (prod((1 + cos(w, n)) / 2) + 1e-6)``.
+        Same arguments and result as ``most_similar`` (unlike gensim, ``restrict_vocab``
+        is honoured)."""
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        pos, neg = _ensure_list(positive), _ensure_list(negative)
+        if not pos:
+            raise ValueError("cannot compute similarity with no input")
+        exclude = [self.get_index(k) for k in pos + neg if not isinstance(k, np.ndarray)]
+        terms = [self.get_vector(k, norm=True) if not isinstance(k, np.ndarray) else np.asarray(k, np.float32)
+                 for k in pos + neg]
+        n = self._restrict(restrict_vocab)
+        self.fill_norms()
+        S = self._scores(np.vstack(terms), n) if len(terms) > 1 else self._scores(terms[0][None, :], n)
+        dists = self._cosmul_dists(S, len(pos))
+        if not topn:
+            return dists
+        idx, val = _kv.topk(np.ascontiguousarray(dists[None, :], dtype=np.float32), max(1, min(int(topn), n)),
+                            None, np.array([0, len(exclude)], dtype=np.int64), np.asarray(exclude, np.int64))
+        return self._results(idx, val, int(topn))[0]
 
     def similarity(self, w1, w2):
+        """Cosine similarity of two words."""
         a, b = self.get_vector(w1, norm=True), self.get_vector(w2, norm=True)
         return float(np.dot(a, b))
 
-    def most_similar(self, positive=(), negative=(), topn=10):
-        """Words closest (cosine) to the mean of ``positive`` minus ``negative`` (3CosAdd);
-        query words are left out of the answer."""
-        if isinstance(positive, str):
-            positive = [positive]
-        if isinstance(negative, str):
-            negative = [negative]
-        q = np.zeros(self.vector_size, dtype=np.float64)
-        for w in positive:
-            q += self.get_vector(w, norm=True)
-        for w in negative:
-            q -= self.get_vector(w, norm=True)
-        nq = np.linalg.norm(q)
-        if nq == 0:
-            raise ValueError("most_similar: empty query")
-        sims = self.get_normed_vectors() @ (q / nq).astype(np.float32)
-        exclude = {self.key_to_index[w] for w in list(positive) + list(negative)}
-        k = min(topn + len(exclude), len(sims))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(self.index_to_key[i], float(sims[i])) for i in top if i not in exclude][:topn]
+    def _pair_similarities(self, left, right):
+        """Cosine of rows left[i] and right[i], for arrays of rows."""
+        return np.einsum("ij,ij->i", self._unit_rows(left), self._unit_rows(right)).astype(np.float64)
 
-    # ------------------------------------------------------------------ formats
-    def save_word2vec_format(self, path, binary=True):
-        """word2vec.c / gensim format: header ``count dim``, then one word and its vector
-        per line (text) or the word, a space and dim little-endian float32 (binary).
-        Written to a temporary file and renamed."""
-        n, d = self.vectors.shape
-        for w in self.index_to_key:
-            if not w or any(c.isspace() for c in w):
-                raise ValueError(f"word {w!r} cannot be written in word2vec format (empty or has whitespace)")
-        with atomic_write(path) as f:
-            f.write(f"{n} {d}\n".encode("utf-8"))
-            if binary:
-                vec = self.vectors.astype("<f4", copy=False)
-                for w, row in zip(self.index_to_key, vec):
-                    f.write(w.encode("utf-8") + b" " + row.tobytes() + b"\n")
+    def distance(self, w1, w2):
+        """Cosine distance, ``1 - similarity(w1, w2)``."""
+        return 1 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1, ws2):
+        """Cosine similarity of the means of two sets of words (raw, not unit, vectors)."""
+        if not (len(ws1) and len(ws2)):
+            raise ZeroDivisionError("At least one of the passed list is empty.")
+        m1 = self.get_mean_vector(ws1, pre_normalize=False, ignore_missing=False)
+        m2 = self.get_mean_vector(ws2, pre_normalize=False, ignore_missing=False)
+        m1, m2 = self._unit(m1[None, :])[0], self._unit(m2[None, :])[0]
+        return float(np.dot(m1, m2))
+
+    def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False,
+                        ignore_missing=True):
+        """Weighted mean of the vectors of ``keys`` (words, rows or vectors); unit vectors
+        first with ``pre_normalize``, a unit result with ``post_normalize``. Unknown words
+        are skipped with ``ignore_missing``, else raise ``KeyError``."""
+        if len(keys) == 0:
+            raise ValueError("cannot compute mean with no input")
+        weights = np.ones(len(keys), np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+        if weights.shape != (len(keys),):
+            raise ValueError("keys and weights array must have same number of elements")
+        mean = np.zeros(self.vector_size, np.float32)
+        total = 0.0
+        for key, w in zip(keys, weights):
+            if isinstance(key, np.ndarray):
+                mean += w * key
+            elif self.has_index_for(key):
+                mean += w * self.get_vector(key, norm=pre_normalize)
+            elif not ignore_missing:
+                raise KeyError(self._unknown(key))
             else:
-                for w, row in zip(self.index_to_key, self.vectors):
-                    f.write((w + " " + " ".join(repr(float(x)) for x in row) + "\n").encode("utf-8"))
+                continue
+            total += abs(float(w))
+        if total > 0:
+            mean = mean / total
+        if post_normalize:
+            mean = self._unit(mean[None, :])[0]
+        return mean.astype(np.float32)
+
+    @staticmethod
+    def cosine_similarities(vector_1, vectors_all):
+        """Cosine of ``vector_1`` with each row of ``vectors_all``."""
+        norm = np.linalg.norm(vector_1)
+        all_norms = np.linalg.norm(vectors_all, axis=1)
+        return np.dot(vectors_all, vector_1) / (norm * all_norms)
+
+    def distances(self, word_or_vector, other_words=()):
+        """Cosine distances from a word or vector to ``other_words`` (default: every word)."""
+        if isinstance(word_or_vector, _KEY_TYPES):
+            v = self.get_vector(word_or_vector)
+        else:
+            v = np.asarray(word_or_vector)
+        if not other_words:
+            self.fill_norms()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return 1 - np.dot(self.vectors, v) / (np.linalg.norm(v) * self.norms)
+        rows = [self.get_index(w) for w in other_words]
+        return 1 - self.cosine_similarities(v, self.vectors[rows])
+
+    def closer_than(self, key1, key2):
+        """Words closer to ``key1`` than ``key2`` is."""
+        d = self.distances(key1)
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        idx = np.flatnonzero(d < d[i2])
+        return [self.index_to_key[i] for i in idx if i != i1]
+
+    def rank(self, key1, key2):
+        """Rank of ``key2`` among the neighbours of ``key1`` (1 = nearest)."""
+        d = self.distances(key1)
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        closer = d < d[i2]
+        return int(closer.sum()) - int(closer[i1]) + 1
+
+    def most_similar_to_given(self, key1, keys_list):
+        """The word of ``keys_list`` most similar to ``key1``."""
+        return keys_list[int(np.argmax([self.similarity(key1, k) for k in keys_list]))]
+
+    def rank_by_centrality(self, words, use_norm=True):
+        """``(cosine to the centroid, word)`` pairs, most central first."""
+        if not words:
+            raise ValueError("cannot select a word from an empty list")
+        vectors = np.vstack([self.get_vector(w, norm=use_norm) for w in words]).astype(np.float32)
+        mean = np.zeros(self.vector_size, np.float32)
+        for v in vectors:       # in order, as gensim sums them
+            mean += v
+        mean = self._unit(mean[None, :], np.array([float(len(words))]))[0]
+        dists = np.dot(vectors, mean)
+        return sorted(zip(dists.tolist(), words), reverse=True)
+
+    def doesnt_match(self, words):
+        """The word of ``words`` furthest from the centroid of them all. Unlike gensim,
+        an unknown word raises ``KeyError`` instead of being dropped."""
+        return self.rank_by_centrality(list(words))[-1][1]
+
+    # ------------------------------------------------------------------ batch internals
+    def _topk_from_indices(self, positive, negative, exclude, topn, restrict_vocab):
+        """3CosAdd for rows of word indices (B, p) / (B, m): a vectorised ``most_similar``."""
+        self.fill_norms()
+        pos_u = [self._unit_rows(positive[:, j]) for j in range(positive.shape[1])]
+        neg_u = [self._unit_rows(negative[:, j]) for j in range(negative.shape[1])]
+        mean = np.zeros_like(pos_u[0])
+        for u in pos_u:
+            mean += u
+        for u in neg_u:
+            mean -= u
+        total = np.full(len(mean), float(len(pos_u) + len(neg_u)))
+        Q = self._unit(mean, total)
+        return self._topk(Q, exclude.tolist(), topn, self._restrict(restrict_vocab))
+
+    def _cosmul_topk_from_indices(self, positive, negative, exclude, topn, restrict_vocab):
+        """3CosMul for rows of word indices, in blocks of queries."""
+        self.fill_norms()
+        n = self._restrict(restrict_vocab)
+        B, p = positive.shape
+        terms_idx = np.concatenate([positive, negative], axis=1)      # (B, p + m)
+        t = terms_idx.shape[1]
+        k = max(1, min(topn, n))
+        out_idx = np.full((B, k), -1, dtype=np.int64)
+        out_val = np.full((B, k), -np.inf, dtype=np.float32)
+        step = max(1, self._block_rows(n) // t)
+        threads = get_num_threads()
+        for s in range(0, B, step):
+            rows = terms_idx[s:s + step]
+            U = self._unit_rows(rows.reshape(-1))
+            S = self._scores(U, n).reshape(rows.shape[0], t, n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                D = (1 + S / self.norms[:n]) / 2
+            dists = np.prod(D[:, :p], axis=1) / (np.prod(D[:, p:], axis=1) + 0.000001)
+            ex = exclude[s:s + step]
+            starts = np.arange(0, ex.size + 1, ex.shape[1], dtype=np.int64)
+            out_idx[s:s + step], out_val[s:s + step] = _kv.topk(
+                np.ascontiguousarray(dists, dtype=np.float32), k, None, starts,
+                np.ascontiguousarray(ex.reshape(-1), dtype=np.int64), threads)
+        return out_idx, out_val
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_word_analogies(self, analogies, restrict_vocab=300000, case_insensitive=True,
+                                dummy4unknown=False, similarity_function="most_similar"):
+        """Accuracy on an analogy file in word2vec's ``questions-words.txt`` format
+        (``: section`` lines, then ``A B C D`` meaning A is to B as C is to D).
+
+        Follows gensim: only the first ``restrict_vocab`` words are used; with
+        ``case_insensitive`` words are compared upper-cased (the most frequent case
+        variant stands for the word); a question with a word outside that vocabulary is
+        skipped (``dummy4unknown``: counted as wrong); the answer is the best of
+        ``most_similar(positive=[B, C], negative=[A], topn=5)`` that is not A, B or C
+        (``similarity_function="most_similar_cosmul"`` for 3CosMul).
+
+        Returns ``(accuracy, sections)``: sections are dicts with ``section`` (its name),
+        ``correct`` and ``incorrect`` (lists of the questions) and ``oov`` (questions
+        skipped for unknown words); the last is ``"Total accuracy"``."""
+        return evaluate.evaluate_word_analogies(self, analogies, restrict_vocab, case_insensitive,
+                                                dummy4unknown, similarity_function)
+
+    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
+                            case_insensitive=True, dummy4unknown=False):
+        """Correlation with human similarity judgements (WordSim-353 / SimLex-999 style:
+        ``word1<TAB>word2<TAB>score`` lines, ``#`` comments).
+
+        Returns ``(pearson, spearman, oov_ratio)``: each correlation is
+        ``(statistic, pvalue)``; ``oov_ratio`` is the percentage of pairs skipped for
+        unknown words (counted with similarity 0 instead under ``dummy4unknown``)."""
+        return evaluate.evaluate_word_pairs(self, pairs, delimiter, encoding, restrict_vocab,
+                                            case_insensitive, dummy4unknown)
+
+    # ------------------------------------------------------------------ files
+    @classmethod
+    def load(cls, path, limit=None, mmap=True, unicode_errors="strict"):
+        """Read vectors from any supported file, recognised by its content.
+
+        Formats: fastseq native (memory-mapped unless ``mmap=False``), word2vec binary
+        and text (also fastText ``.vec``), GloVe text, gzip/bzip2 compressed text or
+        binary, and fastseq ``Word2Vec`` model files. ``limit=N`` keeps the first N
+        vectors. ``unicode_errors`` ("strict", "replace", "ignore") decides what
+        invalid UTF-8 in a word does."""
+        path = os.fspath(path)
+        fmt = formats.detect_format(path)
+        if fmt == "native":
+            return cls._from_native(formats.NativeFile(path, limit=limit, mmap_mode=bool(mmap)))
+        if fmt == "model":
+            from .word2vec import Word2Vec
+            wv = Word2Vec.load(path).wv
+            if limit is not None and limit < len(wv):
+                counts = None if wv.counts is None else wv.counts[:limit]
+                wv = cls(wv.index_to_key[:limit], wv.vectors[:limit], counts=counts)
+            return wv
+        keys, vectors, _ = formats.read_word2vec(path, limit=limit, unicode_errors=unicode_errors)
+        return cls(keys, vectors)
 
     @classmethod
-    def load_word2vec_format(cls, path, binary=False, limit=None, unicode_errors="strict"):
-        """Read the word2vec.c / gensim text or binary format."""
-        path = os.fspath(path)
-        with open(path, "rb") as f:
-            header = f.readline()
-            try:
-                n, d = (int(x) for x in header.split())
-            except ValueError:
-                raise ValueError(f"{path}:1: expected a header 'count dim', got {header[:60]!r}") from None
-            if n < 0 or d <= 0:
-                raise ValueError(f"{path}:1: bad header {header.strip()!r}")
-            if limit is not None:
-                n = min(n, int(limit))
-            keys = []
-            vectors = np.empty((n, d), dtype=np.float32)
-            if binary:
-                for i in range(n):
-                    word = bytearray()
-                    while True:
-                        ch = f.read(1)
-                        if not ch:
-                            raise ValueError(f"{path}: truncated at vector {i + 1} of {n} (byte {f.tell()})")
-                        if ch == b" ":
-                            break
-                        if ch != b"\n":
-                            word += ch
-                    raw = f.read(4 * d)
-                    if len(raw) != 4 * d:
-                        raise ValueError(f"{path}: truncated in the vector of word {i + 1} of {n} (byte {f.tell()})")
-                    keys.append(word.decode("utf-8", errors=unicode_errors))
-                    vectors[i] = np.frombuffer(raw, dtype="<f4")
-            else:
-                for i in range(n):
-                    line = f.readline()
-                    parts = line.rstrip().split(b" ")
-                    if len(parts) != d + 1:
-                        raise ValueError(f"{path}:{i + 2}: expected a word and {d} numbers, got {len(parts) - 1} fields")
-                    keys.append(parts[0].decode("utf-8", errors=unicode_errors))
-                    try:
-                        vectors[i] = np.array(parts[1:], dtype=np.float32)
-                    except ValueError:
-                        raise ValueError(f"{path}:{i + 2}: not a number in the vector of {keys[-1]!r}") from None
-        return cls(keys, vectors)
+    def load_word2vec_format(cls, fname, fvocab=None, binary=False, encoding="utf8", unicode_errors="strict",
+                             limit=None, datatype=np.float32, no_header=False):
+        """gensim's reader, for word2vec.c binary/text and GloVe files.
+
+        ``binary`` and ``no_header`` are accepted for compatibility; the file's content
+        decides (a binary file read with ``binary=False`` still loads). ``fvocab`` reads
+        word counts from word2vec.c's ``-save-vocab`` file."""
+        if np.dtype(datatype) != np.float32:
+            raise ValueError(f"datatype {np.dtype(datatype)}: fastseq keeps vectors as float32")
+        if encoding.lower().replace("-", "") not in ("utf8",):
+            raise ValueError(f"encoding {encoding!r}: fastseq reads UTF-8 words only")
+        keys, vectors, _ = formats.read_word2vec(fname, limit=limit, unicode_errors=unicode_errors)
+        counts = None
+        if fvocab is not None:
+            table = formats.read_vocab_counts(fvocab, unicode_errors)
+            missing = [k for k in keys if k not in table]
+            if missing:
+                raise ValueError(f"{fvocab}: no count for {len(missing)} word(s) of {fname}, "
+                                 f"e.g. {missing[0]!r}")
+            counts = [table[k] for k in keys]
+        return cls(keys, vectors, counts=counts)
+
+    def save(self, path, format="native"):
+        """Write the vectors: ``format`` is ``"native"`` (fastseq's memory-mappable file,
+        with counts), ``"bin"`` or ``"text"`` (word2vec) or ``"glove"`` (text, no header).
+        Written to a temporary file renamed at the end."""
+        if format not in _FORMATS:
+            raise ValueError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}")
+        if format == "native":
+            self.fill_norms()
+            formats.write_native(path, self.index_to_key, self.vectors, self.norms, self.counts)
+        else:
+            formats.write_word2vec(path, self.index_to_key, self.vectors, binary=format == "bin",
+                                   write_header=format != "glove")
+
+    def save_word2vec_format(self, fname, fvocab=None, binary=False, write_header=True):
+        """gensim's writer: word2vec.c binary (``binary=True``) or text; no header gives
+        GloVe's format. ``fvocab`` also writes word2vec.c's vocabulary file (needs counts).
+        Words are written in row order. Atomic."""
+        if fvocab is not None:
+            if self.counts is None:
+                raise ValueError("fvocab: these vectors carry no word counts")
+            formats.write_vocab_counts(fvocab, self.index_to_key, self.counts)
+        formats.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary, write_header=write_header)

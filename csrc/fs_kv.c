@@ -1,0 +1,182 @@
+/* fs_kv.c: top-k selection over query scores.
+ *
+ * Design: the matrix product that scores every word against a block of queries
+ * is BLAS's job (NumPy); what is left is picking the k best of each row, which
+ * NumPy can only do with a full argpartition (several passes and a copy per
+ * row). Here each row is read once: a block of 64 values is divided by the
+ * word norms (the same float32 division gensim does, so the scores agree to the
+ * bit) and compared with the current k-th best; only a block holding a better
+ * value touches the heap. The comparison loop vectorises, and the row function
+ * is compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
+ * Rows are shared out to OpenMP threads; each thread owns its heap. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "fs_kv.h"
+
+#define FS_KV_BLOCK 64
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define FS_KV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FS_KV_CLONES
+#endif
+
+typedef struct {
+    float val;
+    int64_t idx;
+} fs_kv_item;
+
+/* a is worse than b: lower value, or the same value at a later column */
+static inline int fs_kv_worse(fs_kv_item a, fs_kv_item b)
+{
+    return a.val < b.val || (a.val == b.val && a.idx > b.idx);
+}
+
+/* heap[0] is the worst of the kept items (a min-heap under fs_kv_worse) */
+static void fs_kv_sift_down(fs_kv_item *heap, int64_t size, int64_t i)
+{
+    fs_kv_item x = heap[i];
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= size) {
+            break;
+        }
+        if (c + 1 < size && fs_kv_worse(heap[c + 1], heap[c])) {
+            c++;
+        }
+        if (!fs_kv_worse(heap[c], x)) {
+            break;
+        }
+        heap[i] = heap[c];
+        i = c;
+    }
+    heap[i] = x;
+}
+
+static void fs_kv_sift_up(fs_kv_item *heap, int64_t i)
+{
+    fs_kv_item x = heap[i];
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (!fs_kv_worse(x, heap[p])) {
+            break;
+        }
+        heap[i] = heap[p];
+        i = p;
+    }
+    heap[i] = x;
+}
+
+static int fs_kv_excluded(int64_t j, const int64_t *ex, int64_t n_ex)
+{
+    for (int64_t t = 0; t < n_ex; t++) {
+        if (ex[t] == j) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One row: keep the k best of row[j] / norms[j] in heap (size returned). */
+FS_KV_CLONES
+static int64_t fs_kv_topk_row(fs_kv_item *FS_RESTRICT heap, int64_t k,
+                              const float *FS_RESTRICT row, int64_t n,
+                              const float *FS_RESTRICT norms,
+                              const int64_t *ex, int64_t n_ex)
+{
+    float buf[FS_KV_BLOCK];
+    int64_t size = 0;
+    /* values must beat thr to enter; -inf until the heap is full (so -inf, NaN never enter) */
+    float thr = -INFINITY;
+    for (int64_t j0 = 0; j0 < n; j0 += FS_KV_BLOCK) {
+        int64_t len = n - j0 < FS_KV_BLOCK ? n - j0 : FS_KV_BLOCK;
+        int hit = 0;
+        if (norms) {
+            for (int64_t t = 0; t < len; t++) {
+                buf[t] = row[j0 + t] / norms[j0 + t];
+                hit |= buf[t] > thr;
+            }
+        } else {
+            for (int64_t t = 0; t < len; t++) {
+                buf[t] = row[j0 + t];
+                hit |= buf[t] > thr;
+            }
+        }
+        if (!hit) {
+            continue;
+        }
+        for (int64_t t = 0; t < len; t++) {
+            /* columns arrive in increasing order, so an equal value never beats a kept one */
+            if (!(buf[t] > thr)) {
+                continue;
+            }
+            int64_t j = j0 + t;
+            if (n_ex && fs_kv_excluded(j, ex, n_ex)) {
+                continue;
+            }
+            fs_kv_item it = {buf[t], j};
+            if (size < k) {
+                heap[size] = it;
+                fs_kv_sift_up(heap, size);
+                size++;
+                if (size == k) {
+                    thr = heap[0].val;
+                }
+            } else {
+                heap[0] = it;
+                fs_kv_sift_down(heap, size, 0);
+                thr = heap[0].val;
+            }
+        }
+    }
+    return size;
+}
+
+fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
+                     const float *scores, int64_t n_query, int64_t n,
+                     const float *norms,
+                     const int64_t *exclude_start, const int64_t *exclude,
+                     int n_threads)
+{
+    if (k < 1 || n_query < 0 || n < 0 || n_threads < 1) {
+        return FS_ERR_ARG;
+    }
+    int failed = 0;
+#pragma omp parallel num_threads(n_threads) if (n_query > 1)
+    {
+        fs_kv_item *heap = malloc(sizeof(fs_kv_item) * (size_t)k);
+        if (!heap) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < n_query; q++) {
+            if (!heap) {
+                continue;
+            }
+            const int64_t *ex = NULL;
+            int64_t n_ex = 0;
+            if (exclude_start) {
+                ex = exclude + exclude_start[q];
+                n_ex = exclude_start[q + 1] - exclude_start[q];
+            }
+            int64_t size = fs_kv_topk_row(heap, k, scores + q * n, n, norms, ex, n_ex);
+            /* pop the worst first: fill the output from the back */
+            int64_t *oi = out_idx + q * k;
+            float *ov = out_val + q * k;
+            for (int64_t t = size; t < k; t++) {
+                oi[t] = -1;
+                ov[t] = -INFINITY;
+            }
+            for (int64_t t = size - 1; t >= 0; t--) {
+                oi[t] = heap[0].idx;
+                ov[t] = heap[0].val;
+                heap[0] = heap[t];
+                fs_kv_sift_down(heap, t, 0);
+            }
+        }
+        free(heap);
+    }
+    return failed ? FS_ERR_NOMEM : FS_OK;
+}
