@@ -44,6 +44,7 @@ typedef struct {
     float *din;        /* (2 * window, dim) */
     float *S;          /* (2 * window, max_out) */
     float *h;          /* (dim) */
+    float *coef;       /* (2 * window) */
     int32_t *neg_a, *neg_b; /* (negative) ids of the current / next centre's negatives */
 } fs_w2v_scratch;
 
@@ -179,9 +180,10 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         sc.din = malloc(sizeof(float) * (size_t)(max_in * d));
         sc.S = malloc(sizeof(float) * (size_t)(max_in * max_out));
         sc.h = malloc(sizeof(float) * (size_t)d);
+        sc.coef = malloc(sizeof(float) * (size_t)max_in);
         sc.neg_a = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
         sc.neg_b = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
-        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h && sc.neg_a && sc.neg_b;
+        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h && sc.coef && sc.neg_a && sc.neg_b;
         if (!ok) {
 #pragma omp atomic write
             err = FS_ERR_NOMEM;
@@ -207,6 +209,7 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         free(sc.din);
         free(sc.S);
         free(sc.h);
+        free(sc.coef);
         free(sc.neg_a);
         free(sc.neg_b);
     }

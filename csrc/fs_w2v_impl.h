@@ -109,6 +109,111 @@ static inline void FS_F(axpy)(int n, float alpha, const float *FS_RESTRICT x, fl
 }
 #endif
 
+/* res[k * rstride] = x . rows[k] for k < n. */
+/* y += sum_j coef[j * cstride] * rows[j] for j < n: each part of y is loaded and
+ * stored once (chunk-outer loop), which keeps the running sum in a register and
+ * avoids store-to-load forwarding stalls of back-to-back (masked) axpys. */
+#if FS_LEVEL == 2
+static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, float *const *rows,
+                                  float *FS_RESTRICT res, int rstride)
+{
+    const int full = d & ~15;
+    const __mmask16 m = (__mmask16)((1u << (d & 15)) - 1u);
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const float *r0 = rows[k], *r1 = rows[k + 1], *r2 = rows[k + 2], *r3 = rows[k + 3];
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < full; i += 16) {
+            __m512 xv = _mm512_loadu_ps(x + i);
+            a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(r0 + i), a0);
+            a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(r1 + i), a1);
+            a2 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(r2 + i), a2);
+            a3 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(r3 + i), a3);
+        }
+        if (m) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + full);
+            a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, r0 + full), a0);
+            a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, r1 + full), a1);
+            a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, r2 + full), a2);
+            a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, r3 + full), a3);
+        }
+        res[k * rstride] = _mm512_reduce_add_ps(a0);
+        res[(k + 1) * rstride] = _mm512_reduce_add_ps(a1);
+        res[(k + 2) * rstride] = _mm512_reduce_add_ps(a2);
+        res[(k + 3) * rstride] = _mm512_reduce_add_ps(a3);
+    }
+    for (; k < n; k++) {
+        res[k * rstride] = FS_F(dot)(d, x, rows[k]);
+    }
+}
+
+static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride, float *const *rows,
+                                   float *FS_RESTRICT y)
+{
+    const int full = d & ~15;
+    const __mmask16 m = (__mmask16)((1u << (d & 15)) - 1u);
+    for (int i = 0; i < full; i += 16) {
+        __m512 acc = _mm512_loadu_ps(y + i);
+        for (int j = 0; j < n; j++) {
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(coef[j * cstride]), _mm512_loadu_ps(rows[j] + i), acc);
+        }
+        _mm512_storeu_ps(y + i, acc);
+    }
+    if (m) {
+        __m512 acc = _mm512_maskz_loadu_ps(m, y + full);
+        for (int j = 0; j < n; j++) {
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(coef[j * cstride]), _mm512_maskz_loadu_ps(m, rows[j] + full),
+                                  acc);
+        }
+        _mm512_mask_storeu_ps(y + full, m, acc);
+    }
+}
+#elif FS_LEVEL == 1
+static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, float *const *rows,
+                                  float *FS_RESTRICT res, int rstride)
+{
+    for (int k = 0; k < n; k++) {
+        res[k * rstride] = FS_F(dot)(d, x, rows[k]);
+    }
+}
+
+static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride, float *const *rows,
+                                   float *FS_RESTRICT y)
+{
+    int i = 0;
+    for (; i + 8 <= d; i += 8) {
+        __m256 acc = _mm256_loadu_ps(y + i);
+        for (int j = 0; j < n; j++) {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(coef[j * cstride]), _mm256_loadu_ps(rows[j] + i), acc);
+        }
+        _mm256_storeu_ps(y + i, acc);
+    }
+    for (; i < d; i++) {
+        float acc = y[i];
+        for (int j = 0; j < n; j++) {
+            acc += coef[j * cstride] * rows[j][i];
+        }
+        y[i] = acc;
+    }
+}
+#else
+static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, float *const *rows,
+                                  float *FS_RESTRICT res, int rstride)
+{
+    for (int k = 0; k < n; k++) {
+        res[k * rstride] = FS_F(dot)(d, x, rows[k]);
+    }
+}
+
+static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride, float *const *rows,
+                                   float *FS_RESTRICT y)
+{
+    for (int j = 0; j < n; j++) {
+        FS_F(axpy)(d, coef[j * cstride], rows[j], y);
+    }
+}
+#endif
+
 /* One block (see Design). in[c] (n_in rows), out[k] (n_out rows) point into the
  * weight matrices; din (n_in, d) is accumulated into; out rows are updated.
  * S is scratch of n_in * n_out. Returns 1 if a score is not finite. */
@@ -116,10 +221,8 @@ static int FS_F(block)(const fs_w2v_tables *tb, int d, int n_in, float *const *i
                        int n_out, float *const *out, const float *label, float alpha,
                        float *FS_RESTRICT din, float *FS_RESTRICT S, double *loss)
 {
-    for (int k = 0; k < n_out; k++) {
-        for (int c = 0; c < n_in; c++) {
-            S[c * n_out + k] = FS_F(dot)(d, in[c], out[k]);
-        }
+    for (int c = 0; c < n_in; c++) {
+        FS_F(dot_rows)(d, in[c], n_out, out, S + c * n_out, 1);
     }
     int bad = 0;
     double ls = 0.0;
@@ -154,15 +257,12 @@ static int FS_F(block)(const fs_w2v_tables *tb, int d, int n_in, float *const *i
     if (bad) {
         return 1;
     }
+    /* d_in from the old output rows first, then the output rows */
     for (int c = 0; c < n_in; c++) {
-        for (int k = 0; k < n_out; k++) {
-            FS_F(axpy)(d, S[c * n_out + k], out[k], din + (size_t)c * d);
-        }
+        FS_F(axpy_rows)(d, n_out, S + c * n_out, 1, out, din + (size_t)c * d);
     }
     for (int k = 0; k < n_out; k++) {
-        for (int c = 0; c < n_in; c++) {
-            FS_F(axpy)(d, S[c * n_out + k], in[c], out[k]);
-        }
+        FS_F(axpy_rows)(d, n_in, S + k, n_out, in, out[k]);
     }
     return 0;
 }
@@ -302,16 +402,12 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
             *n_ex += n_in;
         } else {
             float *h = sc->h, *neu1e = sc->din;
-            memcpy(h, in[0], sizeof(float) * d);
-            for (int c = 1; c < n_in; c++) {
-                FS_F(axpy)(d, 1.0f, in[c], h);
+            const float scale = p->cbow_mean ? 1.0f / (float)n_in : 1.0f;
+            for (int c = 0; c < n_in; c++) {
+                sc->coef[c] = scale;
             }
-            if (p->cbow_mean && n_in > 1) {
-                const float inv = 1.0f / (float)n_in;
-                for (int e = 0; e < d; e++) {
-                    h[e] *= inv;
-                }
-            }
+            memset(h, 0, sizeof(float) * d);
+            FS_F(axpy_rows)(d, n_in, sc->coef, 1, in, h);
             memset(neu1e, 0, sizeof(float) * d);
             if (p->hs) {
                 int n_out = FS_F(hs_path)(p, m, w, out, label);
