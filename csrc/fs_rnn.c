@@ -20,16 +20,40 @@
 #define FS_CAT2(a, b) a##_##b
 #define FS_CAT(a, b) FS_CAT2(a, b)
 
-/* 64-byte aligned scratch; fs_free(NULL) is a no-op */
-static void *fs_alloc(size_t n)
+/* Scratch comes from one caller-owned buffer (NumPy keeps it between calls, so
+ * large buffers are not mapped and faulted in again on every call), cut into
+ * 64-byte aligned pieces. */
+typedef struct {
+    unsigned char *p;
+    size_t left;
+} fs_arena;
+
+static size_t fs_round64(size_t n)
 {
-    n = (n + 63) / 64 * 64;
-    return aligned_alloc(64, n ? n : 64);
+    return (n + 63) / 64 * 64;
 }
 
-static void fs_free(void *p)
+static void *fs_take(fs_arena *a, size_t bytes)
 {
-    free(p);
+    size_t n = fs_round64(bytes ? bytes : 1);
+    if (!a->p || n > a->left) {
+        return NULL;
+    }
+    void *r = a->p;
+    a->p += n;
+    a->left -= n;
+    return r;
+}
+
+static fs_arena fs_arena_init(void *buf, size_t bytes)
+{
+    fs_arena a = {NULL, 0};
+    uintptr_t u = (uintptr_t)buf, up = (u + 63) / 64 * 64;
+    if (buf && bytes >= up - u) {
+        a.p = (unsigned char *)up;
+        a.left = bytes - (up - u);
+    }
+    return a;
 }
 
 int fs_rnn_gates(int32_t mode)
@@ -117,6 +141,37 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
     return FS_OK;
 }
 
+/* What a call holds besides its arguments: checked lengths, the scratch arena
+ * (in the caller's buffer, or in one allocated here when it gave none). */
+typedef struct {
+    int64_t *len, *mact;
+    void *own;
+    fs_arena ar;
+} fs_call;
+
+static fs_status call_begin(fs_call *c, const fs_rnn_params *p, const int64_t *lengths,
+                            void *scratch, int64_t scratch_bytes, int64_t need)
+{
+    fs_status st = make_lengths(p, lengths, &c->len, &c->mact);
+    if (st != FS_OK) {
+        return st;
+    }
+    c->own = NULL;
+    if (!scratch) {
+        scratch_bytes = need;
+        scratch = c->own = malloc((size_t)need);
+    }
+    c->ar = fs_arena_init(scratch, scratch_bytes < 0 ? 0 : (size_t)scratch_bytes);
+    return FS_OK;
+}
+
+static void call_end(fs_call *c)
+{
+    free(c->own);
+    free(c->len);
+    free(c->mact);
+}
+
 #define FS_DISPATCH(simd, fn, RTS, ...)                                                   \
     do {                                                                                  \
         int lvl_ = pick_simd(simd);                                                       \
@@ -130,6 +185,10 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
     } while (0)
 
 #ifndef FS_HAVE_X86_PATHS
+#define scratch_need_f32_avx512 scratch_need_f32_generic
+#define scratch_need_f32_avx2 scratch_need_f32_generic
+#define scratch_need_f64_avx512 scratch_need_f64_generic
+#define scratch_need_f64_avx2 scratch_need_f64_generic
 #define forward_f32_avx512 forward_f32_generic
 #define forward_f32_avx2 forward_f32_generic
 #define forward_f64_avx512 forward_f64_generic
@@ -143,18 +202,41 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
 #endif
 
 #define FS_DEFINE_API(R_, RTS)                                                                \
+    int64_t fs_rnn_scratch_size_##RTS(const fs_rnn_params *p, int n_threads)                  \
+    {                                                                                         \
+        if (!params_ok(p)) {                                                                  \
+            return 0;                                                                         \
+        }                                                                                     \
+        n_threads = n_threads < 1 ? 1 : n_threads;                                            \
+        size_t f, b;                                                                          \
+        int lvl = pick_simd(p->simd);                                                         \
+        if (lvl == FS_SIMD_AVX512) {                                                          \
+            f = scratch_need_##RTS##_avx512(p, 0, n_threads);                                 \
+            b = scratch_need_##RTS##_avx512(p, 1, n_threads);                                 \
+        } else if (lvl == FS_SIMD_AVX2) {                                                     \
+            f = scratch_need_##RTS##_avx2(p, 0, n_threads);                                   \
+            b = scratch_need_##RTS##_avx2(p, 1, n_threads);                                   \
+        } else {                                                                              \
+            f = scratch_need_##RTS##_generic(p, 0, n_threads);                                \
+            b = scratch_need_##RTS##_generic(p, 1, n_threads);                                \
+        }                                                                                     \
+        return (int64_t)(f > b ? f : b);                                                      \
+    }                                                                                         \
+                                                                                              \
     fs_status fs_rnn_forward_##RTS(const fs_rnn_params *p, R_ *out, int64_t ld_out, R_ *h_n,  \
                                    R_ *c_n, R_ *ws, const R_ *x, int64_t ld_x, const R_ *h0,  \
                                    const R_ *c0, const R_ *w_ih, const R_ *w_hh,              \
                                    const R_ *b_ih, const R_ *b_hh, const int64_t *lengths,    \
-                                   int n_threads)                                              \
+                                   void *scratch, int64_t scratch_bytes, int n_threads)       \
     {                                                                                         \
         if (!params_ok(p) || !out || !h_n || !ws || !x || !w_ih || !w_hh ||                   \
             ld_out < p->H || ld_x < p->I || (p->mode == FS_RNN_LSTM && !c_n)) {               \
             return FS_ERR_ARG;                                                                \
         }                                                                                     \
-        int64_t *len, *mact;                                                                  \
-        fs_status st = make_lengths(p, lengths, &len, &mact);                                 \
+        n_threads = n_threads < 1 ? 1 : n_threads;                                            \
+        fs_call cl;                                                                           \
+        fs_status st = call_begin(&cl, p, lengths, scratch, scratch_bytes,                    \
+                                  scratch ? 0 : fs_rnn_scratch_size_##RTS(p, n_threads));     \
         if (st != FS_OK) {                                                                    \
             return st;                                                                        \
         }                                                                                     \
@@ -163,9 +245,8 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
             c0 = NULL;                                                                        \
         }                                                                                     \
         FS_DISPATCH(p->simd, forward, RTS, p, out, ld_out, h_n, c_n, ws, x, ld_x, h0, c0,     \
-                    w_ih, w_hh, b_ih, b_hh, len, mact, n_threads < 1 ? 1 : n_threads);        \
-        free(len);                                                                            \
-        free(mact);                                                                           \
+                    w_ih, w_hh, b_ih, b_hh, cl.len, cl.mact, cl.ar, n_threads);               \
+        call_end(&cl);                                                                        \
         return st;                                                                            \
     }                                                                                         \
                                                                                               \
@@ -173,15 +254,18 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
         const fs_rnn_params *p, R_ *dx, int64_t ld_dx, R_ *dh0, R_ *dc0, R_ *dw_ih,           \
         R_ *dw_hh, R_ *db_ih, R_ *db_hh, const R_ *dout, int64_t ld_dout, const R_ *dh_n,     \
         const R_ *dc_n, const R_ *ws, const R_ *x, int64_t ld_x, const R_ *h0, const R_ *c0,  \
-        const R_ *w_ih, const R_ *w_hh, const int64_t *lengths, int n_threads)                \
+        const R_ *w_ih, const R_ *w_hh, const int64_t *lengths, void *scratch,                \
+        int64_t scratch_bytes, int n_threads)                                                 \
     {                                                                                         \
         (void)h0;                                                                             \
         if (!params_ok(p) || !p->training || !ws || !x || !w_ih || !w_hh ||                   \
             (dx && ld_dx < p->I) || (dout && ld_dout < p->H) || ld_x < p->I) {                \
             return FS_ERR_ARG;                                                                \
         }                                                                                     \
-        int64_t *len, *mact;                                                                  \
-        fs_status st = make_lengths(p, lengths, &len, &mact);                                 \
+        n_threads = n_threads < 1 ? 1 : n_threads;                                            \
+        fs_call cl;                                                                           \
+        fs_status st = call_begin(&cl, p, lengths, scratch, scratch_bytes,                    \
+                                  scratch ? 0 : fs_rnn_scratch_size_##RTS(p, n_threads));     \
         if (st != FS_OK) {                                                                    \
             return st;                                                                        \
         }                                                                                     \
@@ -191,10 +275,9 @@ static fs_status make_lengths(const fs_rnn_params *p, const int64_t *lengths, in
             c0 = NULL;                                                                        \
         }                                                                                     \
         FS_DISPATCH(p->simd, backward, RTS, p, dx, ld_dx, dh0, dc0, dw_ih, dw_hh, db_ih,      \
-                    db_hh, dout, ld_dout, dh_n, dc_n, ws, x, ld_x, c0, w_ih, w_hh, len, mact, \
-                    n_threads < 1 ? 1 : n_threads);                                           \
-        free(len);                                                                            \
-        free(mact);                                                                           \
+                    db_hh, dout, ld_dout, dh_n, dc_n, ws, x, ld_x, c0, w_ih, w_hh, cl.len,    \
+                    cl.mact, cl.ar, n_threads);                                               \
+        call_end(&cl);                                                                        \
         return st;                                                                            \
     }
 
@@ -209,7 +292,12 @@ fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_
         return FS_ERR_ARG;
     }
     fs_status st;
-    FS_DISPATCH(simd, gemm, f32, M, N, K, A, lda, 1, B, 1, ldb, C, ldc, beta ? 1 : 0, NULL,
-                n_threads < 1 ? 1 : n_threads);
+    n_threads = n_threads < 1 ? 1 : n_threads;
+    size_t need = 64 + (size_t)(N + 64) * (size_t)(K > 0 ? K : 1) * sizeof(float);
+    void *buf = malloc(need);
+    fs_arena ar = fs_arena_init(buf, need);
+    FS_DISPATCH(simd, gemm, f32, M, N, K, A, lda, 1, B, 1, ldb, C, ldc, beta ? 1 : 0, NULL, ar,
+                n_threads);
+    free(buf);
     return st;
 }

@@ -45,6 +45,13 @@ int fs_rnn_gates(int32_t mode);
  * from, and for LSTM the cells (T, B, H) / for GRU W_hn h + b_hn (T, B, H). */
 int64_t fs_rnn_workspace_size(const fs_rnn_params *p);
 
+/* Bytes of scratch that forward and backward need (either, for these shapes
+ * and thread count). Passing a buffer this large (kept by the caller between
+ * calls) saves the kernels from allocating, and faulting in, fresh memory on
+ * every call; NULL scratch makes them allocate it themselves. */
+int64_t fs_rnn_scratch_size_f32(const fs_rnn_params *p, int n_threads);
+int64_t fs_rnn_scratch_size_f64(const fs_rnn_params *p, int n_threads);
+
 /* Forward.
  * OUT (overwritten): out (T, B, ld_out) columns [0, H) (zero past a length),
  *   h_n (B, H), c_n (B, H, LSTM only, else NULL), ws (fs_rnn_workspace_size).
@@ -55,7 +62,8 @@ fs_status fs_rnn_forward_f32(const fs_rnn_params *p,
                              const float *x, int64_t ld_x, const float *h0, const float *c0,
                              const float *w_ih, const float *w_hh,
                              const float *b_ih, const float *b_hh,
-                             const int64_t *lengths, int n_threads);
+                             const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                             int n_threads);
 
 /* Backward through time, after a forward with training = 1 and the same inputs.
  * ACCUMULATED (+=): dx (T, B, ld_dx) columns [0, I), dw_ih, dw_hh, db_ih, db_hh
@@ -70,7 +78,8 @@ fs_status fs_rnn_backward_f32(const fs_rnn_params *p,
                               const float *dh_n, const float *dc_n, const float *ws,
                               const float *x, int64_t ld_x, const float *h0, const float *c0,
                               const float *w_ih, const float *w_hh,
-                              const int64_t *lengths, int n_threads);
+                              const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                             int n_threads);
 
 /* The same in float64 (used by the finite-difference gradient checks). */
 fs_status fs_rnn_forward_f64(const fs_rnn_params *p,
@@ -78,7 +87,8 @@ fs_status fs_rnn_forward_f64(const fs_rnn_params *p,
                              const double *x, int64_t ld_x, const double *h0, const double *c0,
                              const double *w_ih, const double *w_hh,
                              const double *b_ih, const double *b_hh,
-                             const int64_t *lengths, int n_threads);
+                             const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                             int n_threads);
 
 fs_status fs_rnn_backward_f64(const fs_rnn_params *p,
                               double *dx, int64_t ld_dx, double *dh0, double *dc0,
@@ -87,7 +97,8 @@ fs_status fs_rnn_backward_f64(const fs_rnn_params *p,
                               const double *dh_n, const double *dc_n, const double *ws,
                               const double *x, int64_t ld_x, const double *h0, const double *c0,
                               const double *w_ih, const double *w_hh,
-                              const int64_t *lengths, int n_threads);
+                              const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                             int n_threads);
 
 /* C (M, N; ldc) = beta * C + A (M, K; lda) . B^T (B is (N, K); ldb), beta 0 or 1.
  * The kernels' matrix product, exposed for tests and benchmarks. */

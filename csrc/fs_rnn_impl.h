@@ -89,10 +89,12 @@ static inline float FS_F(tanhr)(float x)
 #endif
 
 /* ---------------------------------------------------------------- micro-kernel */
-/* C[0:m, 0:NR] (= or +=) A[0:m, 0:K] . P[0:K, 0:NR]; A row-major with leading
- * dimension lda, P a packed panel (NR values per k, aligned). */
-#define FS_UKR_DEF(MRV)                                                                  \
-    static void FS_F(ukr##MRV)(int64_t K, const R *FS_RESTRICT a, int64_t lda,           \
+/* C[0:m, 0:NR] (= or +=) A[0:m, 0:K] . P[0:K, 0:NR]; P a packed panel (NR values
+ * per k, aligned); A row-major with leading dimension lda (ukrN: a(i,k) =
+ * a[i*lda + k]) or column-major (ukrT: a(i,k) = a[k*lda + i], the transposed
+ * operand of dW = dA^T X, read in place without a copy). */
+#define FS_UKR_DEF(MRV, NAME, AIDX)                                                      \
+    static void FS_F(NAME##MRV)(int64_t K, const R *FS_RESTRICT a, int64_t lda,          \
                                const R *FS_RESTRICT pb, R *FS_RESTRICT c, int64_t ldc,   \
                                int acc)                                                   \
     {                                                                                     \
@@ -107,7 +109,7 @@ static inline float FS_F(tanhr)(float x)
             V b1 = *(const V *)(pb + k * NR + VL);                                        \
             _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                        \
             {                                                                             \
-                R ai = a[i * lda + k];                                                    \
+                R ai = a[AIDX];                                                           \
                 c0[i] += ai * b0;                                                         \
                 c1[i] += ai * b1;                                                         \
             }                                                                             \
@@ -125,21 +127,32 @@ static inline float FS_F(tanhr)(float x)
         }                                                                                 \
     }
 
-FS_UKR_DEF(2)
-FS_UKR_DEF(3)
-FS_UKR_DEF(4)
+#define FS_AN (i * lda + k)
+#define FS_AT (k * lda + i)
+FS_UKR_DEF(2, ukrN, FS_AN)
+FS_UKR_DEF(3, ukrN, FS_AN)
+FS_UKR_DEF(4, ukrN, FS_AN)
+FS_UKR_DEF(2, ukrT, FS_AT)
+FS_UKR_DEF(3, ukrT, FS_AT)
+FS_UKR_DEF(4, ukrT, FS_AT)
 #if MR >= 6
-FS_UKR_DEF(5)
-FS_UKR_DEF(6)
+FS_UKR_DEF(5, ukrN, FS_AN)
+FS_UKR_DEF(6, ukrN, FS_AN)
+FS_UKR_DEF(5, ukrT, FS_AT)
+FS_UKR_DEF(6, ukrT, FS_AT)
 #endif
 #if MR >= 8
-FS_UKR_DEF(7)
-FS_UKR_DEF(8)
+FS_UKR_DEF(7, ukrN, FS_AN)
+FS_UKR_DEF(8, ukrN, FS_AN)
+FS_UKR_DEF(7, ukrT, FS_AT)
+FS_UKR_DEF(8, ukrT, FS_AT)
 #endif
+#undef FS_AN
+#undef FS_AT
 
 /* one row: a matrix-vector product, with four partial sums over k so that the
  * FMA latency is hidden */
-static void FS_F(ukr1)(int64_t K, const R *FS_RESTRICT a, int64_t lda, const R *FS_RESTRICT pb,
+static void FS_F(ukr1)(int64_t K, const R *FS_RESTRICT a, int64_t ak, const R *FS_RESTRICT pb,
                        R *FS_RESTRICT c, int64_t ldc, int acc)
 {
     V s[4][2];
@@ -151,14 +164,14 @@ static void FS_F(ukr1)(int64_t K, const R *FS_RESTRICT a, int64_t lda, const R *
     for (; k + 4 <= K; k += 4) {
 #pragma GCC unroll 4
         for (int u = 0; u < 4; u++) {
-            R ak = a[k + u];
-            s[u][0] += ak * *(const V *)(pb + (k + u) * NR);
-            s[u][1] += ak * *(const V *)(pb + (k + u) * NR + VL);
+            R av = a[(k + u) * ak];
+            s[u][0] += av * *(const V *)(pb + (k + u) * NR);
+            s[u][1] += av * *(const V *)(pb + (k + u) * NR + VL);
         }
     }
     for (; k < K; k++) {
-        s[0][0] += a[k] * *(const V *)(pb + k * NR);
-        s[0][1] += a[k] * *(const V *)(pb + k * NR + VL);
+        s[0][0] += a[k * ak] * *(const V *)(pb + k * NR);
+        s[0][1] += a[k * ak] * *(const V *)(pb + k * NR + VL);
     }
     V r0 = (s[0][0] + s[1][0]) + (s[2][0] + s[3][0]);
     V r1 = (s[0][1] + s[1][1]) + (s[2][1] + s[3][1]);
@@ -172,46 +185,87 @@ static void FS_F(ukr1)(int64_t K, const R *FS_RESTRICT a, int64_t lda, const R *
     }
 }
 
-/* m <= MR rows of A against one panel; see FS_UKR_DEF */
-static void FS_F(ukr)(int m, int64_t K, const R *a, int64_t lda, const R *pb, R *c, int64_t ldc,
-                      int acc)
+/* m <= MR rows of A against one panel; see FS_UKR_DEF. trans: A column-major. */
+static void FS_F(ukr)(int m, int trans, int64_t K, const R *a, int64_t lda, const R *pb, R *c,
+                      int64_t ldc, int acc)
 {
-    switch (m) {
-    case 1: FS_F(ukr1)(K, a, lda, pb, c, ldc, acc); break;
-    case 2: FS_F(ukr2)(K, a, lda, pb, c, ldc, acc); break;
-    case 3: FS_F(ukr3)(K, a, lda, pb, c, ldc, acc); break;
-    case 4: FS_F(ukr4)(K, a, lda, pb, c, ldc, acc); break;
+    if (trans) {
+        switch (m) {
+        case 1: FS_F(ukr1)(K, a, lda, pb, c, ldc, acc); break;
+        case 2: FS_F(ukrT2)(K, a, lda, pb, c, ldc, acc); break;
+        case 3: FS_F(ukrT3)(K, a, lda, pb, c, ldc, acc); break;
+        case 4: FS_F(ukrT4)(K, a, lda, pb, c, ldc, acc); break;
 #if MR >= 6
-    case 5: FS_F(ukr5)(K, a, lda, pb, c, ldc, acc); break;
-    case 6: FS_F(ukr6)(K, a, lda, pb, c, ldc, acc); break;
+        case 5: FS_F(ukrT5)(K, a, lda, pb, c, ldc, acc); break;
+        case 6: FS_F(ukrT6)(K, a, lda, pb, c, ldc, acc); break;
 #endif
 #if MR >= 8
-    case 7: FS_F(ukr7)(K, a, lda, pb, c, ldc, acc); break;
-    case 8: FS_F(ukr8)(K, a, lda, pb, c, ldc, acc); break;
+        case 7: FS_F(ukrT7)(K, a, lda, pb, c, ldc, acc); break;
+        case 8: FS_F(ukrT8)(K, a, lda, pb, c, ldc, acc); break;
+#endif
+        default: break;
+        }
+        return;
+    }
+    switch (m) {
+    case 1: FS_F(ukr1)(K, a, 1, pb, c, ldc, acc); break;
+    case 2: FS_F(ukrN2)(K, a, lda, pb, c, ldc, acc); break;
+    case 3: FS_F(ukrN3)(K, a, lda, pb, c, ldc, acc); break;
+    case 4: FS_F(ukrN4)(K, a, lda, pb, c, ldc, acc); break;
+#if MR >= 6
+    case 5: FS_F(ukrN5)(K, a, lda, pb, c, ldc, acc); break;
+    case 6: FS_F(ukrN6)(K, a, lda, pb, c, ldc, acc); break;
+#endif
+#if MR >= 8
+    case 7: FS_F(ukrN7)(K, a, lda, pb, c, ldc, acc); break;
+    case 8: FS_F(ukrN8)(K, a, lda, pb, c, ldc, acc); break;
 #endif
     default: break;
     }
 }
 
 /* rows [r0, r1) of A against one panel, into C (column block of width NR) */
+/* K is cut into FS_KC-long pieces so that a panel's piece (FS_KC * NR values)
+ * stays in L1 while every row tile uses it */
+#define FS_KC 256
 static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int64_t lda,
                              const R *pb, R *c, int64_t ldc, int acc)
 {
-    for (int64_t i = r0; i < r1; i += MR) {
-        int m = (int)(r1 - i < MR ? r1 - i : MR);
-        FS_F(ukr)(m, K, a + i * lda, lda, pb, c + i * ldc, ldc, acc);
+    for (int64_t k0 = 0; k0 < K; k0 += FS_KC) {
+        int64_t kl = K - k0 < FS_KC ? K - k0 : FS_KC;
+        for (int64_t i = r0; i < r1; i += MR) {
+            int m = (int)(r1 - i < MR ? r1 - i : MR);
+            FS_F(ukr)(m, 0, kl, a + i * lda + k0, lda, pb + k0 * NR, c + i * ldc, ldc,
+                      acc || k0 > 0);
+        }
     }
 }
 
 /* ---------------------------------------------------------------- general product */
 /* C (M, N; ldc) = beta*C + op(A) . op(B) (+ bias[j]), a(i,k) = A[i*ars + k*acs],
- * b(k,j) = B[k*brs + j*bcs]. B is packed into panels once; row blocks of A are
- * copied into row-major scratch when acs != 1. Opens its own parallel region. */
+ * b(k,j) = B[k*brs + j*bcs]. B is packed into panels once. A is read in place
+ * when it is row-major (acs == 1); otherwise each block of rows is copied into
+ * MR-row tiles stored k-major (the layout ukrT reads), which for the transposed
+ * A of dW = dA^T X (ars == 1) is a copy of contiguous runs. Reading such an A in
+ * place would stride by the row length, often a multiple of 4 KiB, where every
+ * k lands in the same L1 set. Opens its own parallel region. */
 #define FS_GEMM_MC 64
-#define FS_GEMM_NPB 4
+#define FS_GEMM_MCR ((FS_GEMM_MC + MR - 1) / MR * MR)
+
+/* bytes of scratch gemm takes from its arena */
+static size_t FS_F(gemm_need)(int64_t N, int64_t K, int64_t acs, int nt)
+{
+    size_t npan = (size_t)((N + NR - 1) / NR);
+    size_t need = fs_round64(npan * (size_t)K * NR * sizeof(R));
+    if (acs != 1) {
+        need += (size_t)nt * fs_round64((size_t)FS_GEMM_MCR * (size_t)K * sizeof(R));
+    }
+    return need;
+}
+
 static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
                             const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
-                            const R *bias, int nt)
+                            const R *bias, fs_arena ar, int nt)
 {
     if (M <= 0 || N <= 0) {
         return FS_OK;
@@ -227,15 +281,27 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
         return FS_OK;
     }
     const int64_t npan = (N + NR - 1) / NR;
-    R *pb = fs_alloc((size_t)(npan * K * NR) * sizeof(R));
+    R *pb = fs_take(&ar, (size_t)(npan * K * NR) * sizeof(R));
     if (!pb) {
         return FS_ERR_NOMEM;
     }
     const int64_t nmb = (M + FS_GEMM_MC - 1) / FS_GEMM_MC;
-    const int64_t nnb = (npan + FS_GEMM_NPB - 1) / FS_GEMM_NPB;
+    /* jobs are (row block, group of panels); enough groups to keep every thread busy */
+    int64_t nnb = (4 * (int64_t)nt + nmb - 1) / nmb;
+    nnb = nnb < 1 ? 1 : (nnb > npan ? npan : nnb);
+    const int64_t npb = (npan + nnb - 1) / nnb;
+    nnb = (npan + npb - 1) / npb;
     int err = FS_OK;
     if ((int64_t)nt > nmb * nnb) {
         nt = (int)(nmb * nnb > 0 ? nmb * nnb : 1);
+    }
+    R *ablk_all = NULL;
+    const size_t ablk_stride = fs_round64((size_t)FS_GEMM_MCR * (size_t)K * sizeof(R)) / sizeof(R);
+    if (acs != 1) {
+        ablk_all = fs_take(&ar, (size_t)nt * ablk_stride * sizeof(R));
+        if (!ablk_all) {
+            return FS_ERR_NOMEM;
+        }
     }
 #pragma omp parallel num_threads(nt)
     {
@@ -268,23 +334,12 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                 }
             }
         }
-        R *ablk = NULL;
-        R tile[MR * NR] __attribute__((aligned(64)));
-        int ok = 1;
-        if (acs != 1) {
-            ablk = fs_alloc((size_t)(FS_GEMM_MC * K) * sizeof(R));
-            if (!ablk) {
-                ok = 0;
-#pragma omp atomic write
-                err = FS_ERR_NOMEM;
-            }
-        }
+        R ctile[FS_GEMM_MCR * NR] __attribute__((aligned(64)));
+        const int trans = acs != 1;
+        R *ablk = trans ? ablk_all + (size_t)omp_get_thread_num() * ablk_stride : NULL;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t mb = 0; mb < nmb; mb++) {
             for (int64_t nb = 0; nb < nnb; nb++) {
-                if (!ok) {
-                    continue;
-                }
                 int64_t i0 = mb * FS_GEMM_MC, mi = M - i0 < FS_GEMM_MC ? M - i0 : FS_GEMM_MC;
                 const R *a;
                 int64_t lda;
@@ -292,38 +347,45 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                     a = A + i0 * ars;
                     lda = ars;
                 } else {
-                    /* transpose-copy: for each k the rows are contiguous when ars == 1 */
+                    /* tile t holds rows i0 + t*MR + r as ablk[t*K*MR + k*MR + r] */
                     for (int64_t k = 0; k < K; k++) {
                         const R *src = A + i0 * ars + k * acs;
                         for (int64_t i = 0; i < mi; i++) {
-                            ablk[i * K + k] = src[i * ars];
+                            ablk[(i / MR) * K * MR + k * MR + i % MR] = src[i * ars];
                         }
                     }
                     a = ablk;
-                    lda = K;
+                    lda = MR;
                 }
-                int64_t q1 = (nb + 1) * FS_GEMM_NPB < npan ? (nb + 1) * FS_GEMM_NPB : npan;
-                for (int64_t q = nb * FS_GEMM_NPB; q < q1; q++) {
+                int64_t q1 = (nb + 1) * npb < npan ? (nb + 1) * npb : npan;
+                for (int64_t q = nb * npb; q < q1; q++) {
                     const R *panel = pb + q * K * NR;
                     int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
-                    for (int64_t i = 0; i < mi; i += MR) {
-                        int m = (int)(mi - i < MR ? mi - i : MR);
-                        R *c = C + (i0 + i) * ldc + j0;
-                        if (nj == NR) {
-                            FS_F(ukr)(m, K, a + i * lda, lda, panel, c, ldc, beta);
-                            if (bias) {
-                                for (int r = 0; r < m; r++) {
-                                    for (int64_t j = 0; j < NR; j++) {
-                                        c[r * ldc + j] += bias[j0 + j];
-                                    }
-                                }
-                            }
-                            continue;
+                    /* a full panel accumulates straight into C, an edge one into ctile */
+                    const int full = nj == NR;
+                    R *dst = full ? C + i0 * ldc + j0 : ctile;
+                    const int64_t ldd = full ? ldc : NR;
+                    for (int64_t k0 = 0; k0 < K; k0 += FS_KC) {
+                        int64_t kl = K - k0 < FS_KC ? K - k0 : FS_KC;
+                        int acc = k0 > 0 || (full && beta);
+                        for (int64_t i = 0; i < mi; i += MR) {
+                            int m = (int)(mi - i < MR ? mi - i : MR);
+                            const R *ai = trans ? a + i * K + k0 * MR : a + i * lda + k0;
+                            FS_F(ukr)(m, trans, kl, ai, lda, panel + k0 * NR, dst + i * ldd, ldd,
+                                      acc);
                         }
-                        FS_F(ukr)(m, K, a + i * lda, lda, panel, tile, NR, 0);
-                        for (int r = 0; r < m; r++) {
+                    }
+                    if (full && bias) {
+                        for (int64_t r = 0; r < mi; r++) {
+                            for (int64_t j = 0; j < NR; j++) {
+                                dst[r * ldc + j] += bias[j0 + j];
+                            }
+                        }
+                    } else if (!full) {
+                        R *c = C + i0 * ldc + j0;
+                        for (int64_t r = 0; r < mi; r++) {
                             for (int64_t j = 0; j < nj; j++) {
-                                R v = tile[r * NR + j] + (bias ? bias[j0 + j] : (R)0);
+                                R v = ctile[r * NR + j] + (bias ? bias[j0 + j] : (R)0);
                                 c[r * ldc + j] = beta ? c[r * ldc + j] + v : v;
                             }
                         }
@@ -331,9 +393,7 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                 }
             }
         }
-        fs_free(ablk);
     }
-    fs_free(pb);
     return (fs_status)err;
 }
 
@@ -384,11 +444,36 @@ static void FS_F(split)(const FS_F(layout) * L, int tid, int nth, int *by_rows, 
     }
 }
 
+/* ---------------------------------------------------------------- scratch */
+/* Bytes of scratch forward (backward = 0) or backward (1) takes: the packed
+ * weights, per-step buffers and, for backward, the pre-activation gradients of
+ * every step; then the large products reuse what is left. */
+static size_t FS_F(scratch_need)(const fs_rnn_params *p, int backward, int nt)
+{
+    const size_t T = (size_t)p->T, B = (size_t)p->B, H = (size_t)p->H, I = (size_t)p->I;
+    const size_t G = (size_t)fs_rnn_gates(p->mode), GH = G * H;
+    const size_t nch = (H + NR - 1) / NR, Hp = nch * NR, sz = sizeof(R);
+    size_t need = 64; /* the arena's start is aligned up */
+    if (!backward) {
+        need += fs_round64(GH * sz) + fs_round64(G * nch * H * NR * sz) + fs_round64(B * G * Hp * sz) +
+                fs_round64(2 * B * H * sz) + fs_round64(B * H * sz);
+        return need + FS_F(gemm_need)((int64_t)GH, (int64_t)I, 1, nt);
+    }
+    need += fs_round64(T * B * GH * sz) * (p->mode == FS_RNN_GRU ? 2 : 1) +
+            fs_round64(nch * GH * NR * sz) + fs_round64(2 * B * GH * sz) +
+            fs_round64(2 * B * Hp * sz) + fs_round64(B * H * sz);
+    size_t g1 = FS_F(gemm_need)((int64_t)I, (int64_t)GH, 1, nt);
+    size_t g2 = FS_F(gemm_need)((int64_t)I, (int64_t)(T * B), 2, nt);
+    size_t g3 = FS_F(gemm_need)((int64_t)H, (int64_t)(T * B), 2, nt);
+    size_t g = g1 > g2 ? g1 : g2;
+    return need + (g > g3 ? g : g3);
+}
+
 /* ---------------------------------------------------------------- forward */
 static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R *h_n, R *c_n,
                                R *ws, const R *x, int64_t ld_x, const R *h0, const R *c0,
                                const R *w_ih, const R *w_hh, const R *b_ih, const R *b_hh,
-                               const int64_t *len, const int64_t *mact, int nt)
+                               const int64_t *len, const int64_t *mact, fs_arena ar, int nt)
 {
     FS_F(layout) L;
     FS_F(layout_init)(&L, p, ws);
@@ -398,14 +483,13 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     const int64_t GHp = G * Hp;
 
     /* combined input bias: b_ih + b_hh, except GRU's n gate, whose b_hn sits inside r*(.) */
-    R *bx = fs_alloc((size_t)GH * sizeof(R));
-    R *wf = fs_alloc((size_t)(G * nch * H * NR) * sizeof(R));
-    R *gbuf = fs_alloc((size_t)(B * GHp) * sizeof(R));
-    R *hbuf = fs_alloc((size_t)(2 * B * H) * sizeof(R));
-    R *cbuf = fs_alloc((size_t)(B * H) * sizeof(R));
-    fs_status st = FS_ERR_NOMEM;
+    R *bx = fs_take(&ar, (size_t)GH * sizeof(R));
+    R *wf = fs_take(&ar, (size_t)(G * nch * H * NR) * sizeof(R));
+    R *gbuf = fs_take(&ar, (size_t)(B * GHp) * sizeof(R));
+    R *hbuf = fs_take(&ar, (size_t)(2 * B * H) * sizeof(R));
+    R *cbuf = fs_take(&ar, (size_t)(B * H) * sizeof(R));
     if (!bx || !wf || !gbuf || !hbuf || !cbuf) {
-        goto done;
+        return FS_ERR_NOMEM;
     }
     for (int64_t j = 0; j < GH; j++) {
         R v = b_ih ? b_ih[j] : (R)0;
@@ -417,9 +501,9 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     const R *b_hn = (mode == FS_RNN_GRU && b_hh) ? b_hh + 2 * H : NULL;
 
     /* all input projections at once: act (T*B, GH) = x . w_ih^T + bx */
-    st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, bx, nt);
+    fs_status st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, bx, ar, nt);
     if (st != FS_OK) {
-        goto done;
+        return st;
     }
 
 #pragma omp parallel num_threads(nt)
@@ -564,14 +648,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
             }
         }
     }
-    st = FS_OK;
-done:
-    fs_free(bx);
-    fs_free(wf);
-    fs_free(gbuf);
-    fs_free(hbuf);
-    fs_free(cbuf);
-    return st;
+    return FS_OK;
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -579,7 +656,8 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
                                 R *dw_ih, R *dw_hh, R *db_ih, R *db_hh, const R *dout,
                                 int64_t ld_dout, const R *dh_n, const R *dc_n, const R *ws,
                                 const R *x, int64_t ld_x, const R *c0, const R *w_ih,
-                                const R *w_hh, const int64_t *len, const int64_t *mact, int nt)
+                                const R *w_hh, const int64_t *len, const int64_t *mact,
+                                fs_arena ar, int nt)
 {
     FS_F(layout) L;
     FS_F(layout_init)(&L, p, (R *)ws);
@@ -588,15 +666,15 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
     const int two = mode == FS_RNN_GRU; /* GRU: the recurrent side sees r * da_n */
 
     /* dA (T, B, GH): gradient of the pre-activations, input side; dAh: recurrent side */
-    R *da = fs_alloc((size_t)(T * B * GH) * sizeof(R));
-    R *dah = two ? fs_alloc((size_t)(T * B * GH) * sizeof(R)) : da;
-    R *wb = fs_alloc((size_t)(nch * GH * NR) * sizeof(R));
-    R *sbuf = fs_alloc((size_t)(2 * B * GH) * sizeof(R)); /* this step's dAh, double-buffered */
-    R *dhbuf = fs_alloc((size_t)(2 * B * Hp) * sizeof(R));
-    R *dcbuf = fs_alloc((size_t)(B * H) * sizeof(R));
-    fs_status st = FS_ERR_NOMEM;
+    R *da = fs_take(&ar, (size_t)(T * B * GH) * sizeof(R));
+    R *dah = two ? fs_take(&ar, (size_t)(T * B * GH) * sizeof(R)) : da;
+    R *wb = fs_take(&ar, (size_t)(nch * GH * NR) * sizeof(R));
+    R *sbuf = fs_take(&ar, (size_t)(2 * B * GH) * sizeof(R)); /* this step's dAh, double-buffered */
+    R *dhbuf = fs_take(&ar, (size_t)(2 * B * Hp) * sizeof(R));
+    R *dcbuf = fs_take(&ar, (size_t)(B * H) * sizeof(R));
+    fs_status st = FS_OK;
     if (!da || !dah || !wb || !sbuf || !dhbuf || !dcbuf) {
-        goto done;
+        return FS_ERR_NOMEM;
     }
 
 #pragma omp parallel num_threads(nt)
@@ -760,21 +838,21 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
 
     /* the products over all steps at once */
     if (dx) {
-        st = FS_F(gemm)(T * B, I, GH, da, GH, 1, w_ih, I, 1, dx, ld_dx, 1, NULL, nt);
+        st = FS_F(gemm)(T * B, I, GH, da, GH, 1, w_ih, I, 1, dx, ld_dx, 1, NULL, ar, nt);
         if (st != FS_OK) {
-            goto done;
+            return st;
         }
     }
     if (dw_ih) {
-        st = FS_F(gemm)(GH, I, T * B, da, 1, GH, x, ld_x, 1, dw_ih, I, 1, NULL, nt);
+        st = FS_F(gemm)(GH, I, T * B, da, 1, GH, x, ld_x, 1, dw_ih, I, 1, NULL, ar, nt);
         if (st != FS_OK) {
-            goto done;
+            return st;
         }
     }
     if (dw_hh) {
-        st = FS_F(gemm)(GH, H, T * B, dah, 1, GH, L.hprev, H, 1, dw_hh, H, 1, NULL, nt);
+        st = FS_F(gemm)(GH, H, T * B, dah, 1, GH, L.hprev, H, 1, dw_hh, H, 1, NULL, ar, nt);
         if (st != FS_OK) {
-            goto done;
+            return st;
         }
     }
     if (db_ih || db_hh) {
@@ -803,17 +881,7 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
             }
         }
     }
-    st = FS_OK;
-done:
-    fs_free(da);
-    if (two) {
-        fs_free(dah);
-    }
-    fs_free(wb);
-    fs_free(sbuf);
-    fs_free(dhbuf);
-    fs_free(dcbuf);
-    return st;
+    return FS_OK;
 }
 
 #undef FS_F

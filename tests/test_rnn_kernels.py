@@ -116,3 +116,27 @@ def test_one_thread_is_deterministic():
         fastseq.set_num_threads(None)
     for a, b in zip(*runs):
         assert np.array_equal(a, b)
+
+
+def test_scratch_given_or_allocated_gives_the_same_bits():
+    rng = np.random.default_rng(7)
+    T, B, I, H = 6, 5, 4, 9
+    mode = _rnn.MODES["GRU"]
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    w_ih = rng.standard_normal((3 * H, I)).astype(np.float32)
+    w_hh = rng.standard_normal((3 * H, H)).astype(np.float32)
+    results = []
+    for scratch in (None, np.empty(_rnn.scratch_size(mode, T, B, I, H, False, -1, 2), np.uint8)):
+        out, hn = np.empty((T, B, H), np.float32), np.empty((B, H), np.float32)
+        ws = np.empty(_rnn.workspace_size(mode, T, B, H), np.float32)
+        _rnn.forward(mode, False, True, -1, x, w_ih, w_hh, None, None, None, None, None,
+                     out, 0, hn, None, ws, scratch, 2)
+        dx, dw = np.zeros_like(x), np.zeros_like(w_hh)
+        _rnn.backward(mode, False, -1, out, 0, None, None, ws, x, w_ih, w_hh, None, None, None,
+                      dx, None, None, None, dw, None, None, scratch, 2)
+        results.append((out, dx, dw))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="scratch"):
+        _rnn.forward(mode, False, True, -1, x, w_ih, w_hh, None, None, None, None, None,
+                     out, 0, hn, None, ws, np.empty(16, np.uint8), 2)

@@ -51,19 +51,23 @@ cdef extern from "fs_rnn.h" nogil:
 
     int fs_rnn_gates(int32_t mode)
     int64_t fs_rnn_workspace_size(const fs_rnn_params *p)
+    int64_t fs_rnn_scratch_size_f32(const fs_rnn_params *p, int n_threads)
+    int64_t fs_rnn_scratch_size_f64(const fs_rnn_params *p, int n_threads)
 
     fs_status fs_rnn_forward_f32(const fs_rnn_params *p,
                                  float *out, int64_t ld_out, float *h_n, float *c_n, float *ws,
                                  const float *x, int64_t ld_x, const float *h0, const float *c0,
                                  const float *w_ih, const float *w_hh,
                                  const float *b_ih, const float *b_hh,
-                                 const int64_t *lengths, int n_threads)
+                                 const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                                 int n_threads)
     fs_status fs_rnn_forward_f64(const fs_rnn_params *p,
                                  double *out, int64_t ld_out, double *h_n, double *c_n, double *ws,
                                  const double *x, int64_t ld_x, const double *h0, const double *c0,
                                  const double *w_ih, const double *w_hh,
                                  const double *b_ih, const double *b_hh,
-                                 const int64_t *lengths, int n_threads)
+                                 const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                                 int n_threads)
     fs_status fs_rnn_backward_f32(const fs_rnn_params *p,
                                   float *dx, int64_t ld_dx, float *dh0, float *dc0,
                                   float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
@@ -71,7 +75,8 @@ cdef extern from "fs_rnn.h" nogil:
                                   const float *dh_n, const float *dc_n, const float *ws,
                                   const float *x, int64_t ld_x, const float *h0, const float *c0,
                                   const float *w_ih, const float *w_hh,
-                                  const int64_t *lengths, int n_threads)
+                                  const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                                 int n_threads)
     fs_status fs_rnn_backward_f64(const fs_rnn_params *p,
                                   double *dx, int64_t ld_dx, double *dh0, double *dc0,
                                   double *dw_ih, double *dw_hh, double *db_ih, double *db_hh,
@@ -79,7 +84,8 @@ cdef extern from "fs_rnn.h" nogil:
                                   const double *dh_n, const double *dc_n, const double *ws,
                                   const double *x, int64_t ld_x, const double *h0, const double *c0,
                                   const double *w_ih, const double *w_hh,
-                                  const int64_t *lengths, int n_threads)
+                                  const int64_t *lengths, void *scratch, int64_t scratch_bytes,
+                                 int n_threads)
     fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                              const float *B, int64_t ldb, float *C, int64_t ldc, int beta,
                              int simd, int n_threads)

@@ -25,6 +25,23 @@ def workspace_size(int mode, int64_t T, int64_t B, int64_t H):
     return fs_rnn_workspace_size(&p)
 
 
+def scratch_size(int mode, int64_t T, int64_t B, int64_t I, int64_t H, bint double, int simd,
+                 int n_threads):
+    """Bytes of scratch forward / backward use (pass a uint8 array this large)."""
+    cdef fs_rnn_params p
+    p.mode, p.reverse, p.training, p.simd = mode, 0, 1, simd
+    p.T, p.B, p.I, p.H = T, B, I, H
+    return fs_rnn_scratch_size_f64(&p, n_threads) if double else fs_rnn_scratch_size_f32(&p, n_threads)
+
+
+cdef void *_scratch(unsigned char[::1] scratch, int64_t *nbytes):
+    if scratch is None or scratch.shape[0] == 0:
+        nbytes[0] = 0
+        return NULL
+    nbytes[0] = scratch.shape[0]
+    return &scratch[0]
+
+
 cdef _shape(name, arr, tuple expected):
     if arr is None:
         return
@@ -47,10 +64,11 @@ def forward(int mode, bint reverse, bint training, int simd,
             real[::1] b_ih, real[::1] b_hh, real[:, ::1] h0, real[:, ::1] c0,
             const int64_t[::1] lengths,
             real[:, :, ::1] out, int64_t out_col, real[:, ::1] h_n, real[:, ::1] c_n,
-            real[::1] ws, int n_threads=1):
+            real[::1] ws, unsigned char[::1] scratch=None, int n_threads=1):
     """One layer, one direction. x (T, B, I); out (T, B, ld) receives h_t in
     columns [out_col, out_col + H); h_n / c_n (B, H) the final states; ws
-    (workspace_size) what backward needs. Optional arrays may be None."""
+    (workspace_size) what backward needs; scratch (scratch_size bytes, or None:
+    allocated per call). Optional arrays may be None."""
     cdef int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_hh.shape[1]
     cdef int G = fs_rnn_gates(mode)
     if G == 0:
@@ -81,16 +99,21 @@ def forward(int mode, bint reverse, bint training, int simd,
     cdef real *bi_p = NULL if b_ih is None else &b_ih[0]
     cdef real *bh_p = NULL if b_hh is None else &b_hh[0]
     cdef real *cn_p = NULL if c_n is None else &c_n[0, 0]
+    cdef int64_t nscr
+    cdef void *scr = _scratch(scratch, &nscr)
+    if scr != NULL and nscr < (fs_rnn_scratch_size_f64(&p, n_threads) if sizeof(real) == 8
+                               else fs_rnn_scratch_size_f32(&p, n_threads)):
+        raise ValueError("scratch: smaller than scratch_size(...)")
     cdef fs_status st
     with nogil:
         if real is float:
             st = fs_rnn_forward_f32(&p, &out[0, 0, out_col], out.shape[2], &h_n[0, 0], cn_p,
                                     &ws[0], &x[0, 0, 0], I, h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0],
-                                    bi_p, bh_p, len_p, n_threads)
+                                    bi_p, bh_p, len_p, scr, nscr, n_threads)
         else:
             st = fs_rnn_forward_f64(&p, &out[0, 0, out_col], out.shape[2], &h_n[0, 0], cn_p,
                                     &ws[0], &x[0, 0, 0], I, h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0],
-                                    bi_p, bh_p, len_p, n_threads)
+                                    bi_p, bh_p, len_p, scr, nscr, n_threads)
     check_status(st, "rnn.forward")
 
 
@@ -100,7 +123,7 @@ def backward(int mode, bint reverse, int simd,
              real[:, ::1] h0, real[:, ::1] c0, const int64_t[::1] lengths,
              real[:, :, ::1] dx, real[:, ::1] dh0, real[:, ::1] dc0,
              real[:, ::1] dw_ih, real[:, ::1] dw_hh, real[::1] db_ih, real[::1] db_hh,
-             int n_threads=1):
+             unsigned char[::1] scratch=None, int n_threads=1):
     """Backward of forward(...) with training=True and the same inputs.
     dx, dw_*, db_* are accumulated into (+=); dh0, dc0 are overwritten. Any
     output may be None to skip it; dout, dh_n, dc_n may be None (zero)."""
@@ -143,16 +166,23 @@ def backward(int mode, bint reverse, int simd,
     cdef real *dwh_p = NULL if dw_hh is None else &dw_hh[0, 0]
     cdef real *dbi_p = NULL if db_ih is None else &db_ih[0]
     cdef real *dbh_p = NULL if db_hh is None else &db_hh[0]
+    cdef int64_t nscr
+    cdef void *scr = _scratch(scratch, &nscr)
+    if scr != NULL and nscr < (fs_rnn_scratch_size_f64(&p, n_threads) if sizeof(real) == 8
+                               else fs_rnn_scratch_size_f32(&p, n_threads)):
+        raise ValueError("scratch: smaller than scratch_size(...)")
     cdef fs_status st
     with nogil:
         if real is float:
             st = fs_rnn_backward_f32(&p, dx_p, I, dh0_p, dc0_p, dwi_p, dwh_p, dbi_p, dbh_p,
                                      dout_p, ld_dout, dhn_p, dcn_p, &ws[0], &x[0, 0, 0], I,
-                                     h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0], len_p, n_threads)
+                                     h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0], len_p, scr, nscr,
+                                     n_threads)
         else:
             st = fs_rnn_backward_f64(&p, dx_p, I, dh0_p, dc0_p, dwi_p, dwh_p, dbi_p, dbh_p,
                                      dout_p, ld_dout, dhn_p, dcn_p, &ws[0], &x[0, 0, 0], I,
-                                     h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0], len_p, n_threads)
+                                     h0_p, c0_p, &w_ih[0, 0], &w_hh[0, 0], len_p, scr, nscr,
+                                     n_threads)
     check_status(st, "rnn.backward")
 
 

@@ -70,6 +70,24 @@ class RNNBase(Module):
                     setattr(self, "bias_ih" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
                     setattr(self, "bias_hh" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
         self._ctx = None
+        self._scratch = np.empty(0, np.uint8)  # kernel scratch, kept between calls
+        self._ws_pool = []  # workspaces of finished forward/backward passes, for reuse
+
+    def _get_scratch(self, T, B, I, simd, nt):
+        need = _rnn.scratch_size(self._mode_id, T, B, I, self.hidden_size,
+                                 self.dtype == np.float64, simd, nt)
+        if self._scratch.size < need:
+            self._scratch = np.empty(need, np.uint8)
+        return self._scratch
+
+    def _take_ws(self, n):
+        for i, ws in enumerate(self._ws_pool):
+            if ws.size == n:
+                return self._ws_pool.pop(i)
+        return np.empty(n, self.dtype)
+
+    def _give_ws(self, wss):
+        self._ws_pool = (list(wss) + self._ws_pool)[:2 * self.num_layers * self.num_directions]
 
     @property
     def num_directions(self):
@@ -160,18 +178,23 @@ class RNNBase(Module):
             for d in range(D):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                ws = np.empty(_rnn.workspace_size(self._mode_id, T, B, H), self.dtype)
+                ws = self._take_ws(_rnn.workspace_size(self._mode_id, T, B, H))
                 _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
                              None if b_ih is None else b_ih.data,
                              None if b_hh is None else b_hh.data,
                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
-                             out, d * H, h_n[k], None if c_n is None else c_n[k], ws, nt)
+                             out, d * H, h_n[k], None if c_n is None else c_n[k], ws,
+                             self._get_scratch(T, B, inp.shape[2], simd, nt), nt)
                 wss.append(ws)
             if keep:
                 ctx["layers"].append({"x": inp, "mask": mask, "ws": wss})
+            else:
+                self._give_ws(wss)
             inp = out
         if keep:
             ctx["h0"], ctx["c0"] = h0, c0
+        if self._ctx is not None:
+            self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])
         self._ctx = ctx
         out = inp
         if not batched:
@@ -222,10 +245,12 @@ class RNNBase(Module):
                               lc["ws"][d], x, w_ih.data, w_hh.data,
                               None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
                               dx, dh0[k], None if dc0 is None else dc0[k],
-                              grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh), nt)
+                              grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh),
+                              self._get_scratch(T, B, x.shape[2], simd, nt), nt)
             if lc["mask"] is not None:
                 dx *= lc["mask"]
             g = dx
+        self._give_ws(ws for lc in ctx["layers"] for ws in lc["ws"])
         self._ctx = None
         gx = g
         if not batched:
