@@ -135,7 +135,7 @@ def _query_batches(prompt):
         while True:
             try:
                 line = input(prompt)
-            except EOFError:
+            except (EOFError, KeyboardInterrupt):   # Ctrl-D / Ctrl-C end the session
                 print(file=sys.stderr)
                 return
             if line.strip() == "EXIT":

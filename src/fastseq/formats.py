@@ -52,18 +52,27 @@ _PICKLE_HINT = ("looks like a Python pickle (gensim's KeyedVectors.save); fastse
                 "In gensim: KeyedVectors.load(path).save_word2vec_format('vectors.bin', binary=True)")
 
 
-def detect_format(path):
-    """Name of the format of ``path``, from its content: ``native``, ``bin``, ``text``,
-    ``glove``, ``model`` (a fastseq Word2Vec model file); compressed files report the
-    format inside. Raises ``ValueError`` for anything else."""
-    path = os.fspath(path)
+def container(path):
+    """``native`` or ``model`` (a fastseq Word2Vec model file) from the first bytes of
+    ``path``; None for anything else (word2vec/GloVe text or binary, maybe compressed)."""
     with open(path, "rb") as f:
         head = f.read(len(NATIVE_MAGIC))
     if head == NATIVE_MAGIC:
         return "native"
     if head.startswith(b"PK\x03\x04"):
         return "model"
-    buf, _ = _open_buffer(path)
+    return None
+
+
+def detect_format(path):
+    """Name of the format of ``path``, from its content: ``native``, ``bin``, ``text``,
+    ``glove``, ``model`` (a fastseq Word2Vec model file); compressed files report the
+    format inside. Raises ``ValueError`` for anything else."""
+    path = os.fspath(path)
+    kind = container(path)
+    if kind is not None:
+        return kind
+    buf = _open_buffer(path)
     try:
         return _sniff_word2vec(buf, path)[0]
     finally:
@@ -92,10 +101,10 @@ def _open_buffer(path):
                 raise ValueError(f"{path}: damaged {kind} stream ({e})") from None
             if not data:
                 raise ValueError(f"{path}: empty file (after decompression)")
-            return data, True
+            return data
         if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
             raise ValueError(f"{path}: {_PICKLE_HINT}")
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), False
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _parse_header(line):
@@ -161,7 +170,7 @@ def read_vocab_counts(path, unicode_errors="strict"):
     return counts
 
 
-def read_word2vec(path, limit=None, unicode_errors="strict", fmt=None):
+def read_word2vec(path, limit=None, unicode_errors="strict"):
     """Read a ``bin``, ``text`` or ``glove`` file.
 
     Returns ``(keys, vectors, fmt)``. ``limit`` reads only the first ``limit`` vectors.
@@ -171,11 +180,9 @@ def read_word2vec(path, limit=None, unicode_errors="strict", fmt=None):
         limit = int(limit)
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-    buf, compressed = _open_buffer(path)
+    buf = _open_buffer(path)
     try:
         detected, start, n, dim = _sniff_word2vec(buf, path)
-        if fmt is not None and fmt != detected and not (n == 0 and fmt in ("bin", "text")):
-            raise ValueError(f"{path}: asked to read it as {fmt}, but its content is {detected}")
         if detected == "bin":
             keys, vectors, where = _read_binary(buf, path, start, n, dim, limit, unicode_errors)
         else:

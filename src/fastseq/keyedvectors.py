@@ -628,7 +628,7 @@ class KeyedVectors:
         vectors. ``unicode_errors`` ("strict", "replace", "ignore") decides what
         invalid UTF-8 in a word does."""
         path = os.fspath(path)
-        fmt = formats.detect_format(path)
+        fmt = formats.container(path)
         if fmt == "native":
             return cls._from_native(formats.NativeFile(path, limit=limit, mmap_mode=bool(mmap)))
         if fmt == "model":
