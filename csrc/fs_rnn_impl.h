@@ -500,8 +500,9 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     }
     const R *b_hn = (mode == FS_RNN_GRU && b_hh) ? b_hh + 2 * H : NULL;
 
-    /* all input projections at once: act (T*B, GH) = x . w_ih^T + bx */
-    fs_status st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, bx, ar, nt);
+    /* all input projections at once: act (T*B, GH) = x . w_ih^T; the biases are
+     * added in the gate math, where they cost one cached load, not a pass over act */
+    fs_status st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, NULL, ar, nt);
     if (st != FS_OK) {
         return st;
     }
@@ -581,10 +582,10 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                     R *csave = L.aux + tb * H;
 #pragma omp simd
                     for (int64_t j = u0; j < u1; j++) {
-                        R ig = FS_F(sigm)(a[j] + gh[j]);
-                        R fg = FS_F(sigm)(a[H + j] + gh[Hp + j]);
-                        R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j]);
-                        R og = FS_F(sigm)(a[3 * H + j] + gh[3 * Hp + j]);
+                        R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
+                        R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
+                        R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
+                        R og = FS_F(sigm)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
                         R cn = fg * cs[j] + ig * gg;
                         R h = og * FS_F(tanhr)(cn);
                         a[j] = ig;
@@ -600,10 +601,10 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                     R *hnsave = L.aux + tb * H;
 #pragma omp simd
                     for (int64_t j = u0; j < u1; j++) {
-                        R rg = FS_F(sigm)(a[j] + gh[j]);
-                        R zg = FS_F(sigm)(a[H + j] + gh[Hp + j]);
+                        R rg = FS_F(sigm)(a[j] + gh[j] + bx[j]);
+                        R zg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
                         R hh = gh[2 * Hp + j] + (b_hn ? b_hn[j] : (R)0);
-                        R ng = FS_F(tanhr)(a[2 * H + j] + rg * hh);
+                        R ng = FS_F(tanhr)(a[2 * H + j] + bx[2 * H + j] + rg * hh);
                         R h = ng + zg * (hp[j] - ng);
                         a[j] = rg;
                         a[H + j] = zg;
@@ -615,7 +616,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                 } else if (mode == FS_RNN_TANH) {
 #pragma omp simd
                     for (int64_t j = u0; j < u1; j++) {
-                        R h = FS_F(tanhr)(a[j] + gh[j]);
+                        R h = FS_F(tanhr)(a[j] + gh[j] + bx[j]);
                         a[j] = h;
                         hn[j] = h;
                         o[j] = h;
@@ -623,7 +624,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                 } else {
 #pragma omp simd
                     for (int64_t j = u0; j < u1; j++) {
-                        R v = a[j] + gh[j];
+                        R v = a[j] + gh[j] + bx[j];
                         R h = v > 0 ? v : (R)0;
                         a[j] = h;
                         hn[j] = h;
