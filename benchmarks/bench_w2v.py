@@ -1,5 +1,7 @@
 """fastseq word2vec against gensim, same corpus, same settings, same threads.
 
+Data: ../shared/data beside the repository, or the folder in $FASTSEQ_DATA.
+
 Usage:
     python benchmarks/bench_w2v.py [--corpus PATH] [--models sg cbow] [--threads 2]
         [--epochs 5] [--peers gensim] [--repeat 1] [--json-only]
@@ -39,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import emit_json, machine_info, print_table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
+DATA = os.environ.get("FASTSEQ_DATA") or os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
 DEFAULT_CORPUS = os.path.join(DATA, "w2v", "corpus-en-small.txt")
 QUESTIONS = os.path.join(DATA, "eval", "questions-words.txt")
 WORDSIM = os.path.join(DATA, "eval", "wordsim353.tsv")
@@ -55,7 +57,7 @@ def worker(tool, corpus, out, model, threads, epochs, seed):
     t0 = time.perf_counter()
     if tool == "fastseq":
         import fastseq
-        m = fastseq.Word2Vec(workers=threads, **settings)
+        m = fastseq.Word2Vec(workers=threads, progress=False, **settings)
         m.build_vocab(corpus_file=corpus)
         t1 = time.perf_counter()
         m.train(corpus_file=corpus)

@@ -71,7 +71,7 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5,
                  min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=None,
                  min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1,
-                 epochs=5, max_final_vocab=None, shared_negatives=True, progress=False,
+                 epochs=5, max_final_vocab=None, shared_negatives=True, progress=True,
                  unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
