@@ -14,6 +14,7 @@ user runs). It reports:
   * peak MiB       = the child's peak resident memory
   * analogy        = accuracy on questions-words.txt (30,000 most frequent words,
                      case-insensitive: gensim's convention), evaluated by gensim for both
+                     (by fastseq's evaluator when gensim is not installed)
   * wordsim        = WordSim-353 Spearman rho (gensim's evaluator for both)
 and the fastseq/gensim ratios. Tools run one after the other in the same run.
 
@@ -85,11 +86,14 @@ def worker(tool, corpus, out, model, threads, epochs, seed):
 
 
 def evaluate(path):
+    """(analogy accuracy, WordSim Spearman) by gensim's evaluator (the reference), or
+    fastseq's own, which follows the same conventions, when gensim is absent."""
     try:
         from gensim.models import KeyedVectors
+        kv = KeyedVectors.load_word2vec_format(path, binary=True)
     except ImportError:
-        return None, None
-    kv = KeyedVectors.load_word2vec_format(path, binary=True)
+        from fastseq import KeyedVectors
+        kv = KeyedVectors.load_word2vec_format(path, binary=True)
     analogy = sp = None
     if os.path.exists(QUESTIONS):
         analogy, _ = kv.evaluate_word_analogies(QUESTIONS, restrict_vocab=30000, case_insensitive=True)

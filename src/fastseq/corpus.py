@@ -20,7 +20,6 @@ import numpy as np
 CHUNK_BYTES = 1 << 18  # small chunks keep the transient token lists (and peak memory) small
 SEP = -1  # sentence separator in encoded id streams
 OOV = -2  # word not in the vocabulary (dropped)
-_WS = b" \t\n\r\x0b\x0c"
 
 
 class CorpusError(ValueError):
