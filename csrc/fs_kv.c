@@ -8,9 +8,13 @@
  * bit) and compared with the current k-th best; only a block holding a better
  * value touches the heap. The comparison loop vectorises, and the row function
  * is compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time.
- * Rows are shared out to OpenMP threads; each thread owns its heap. */
+ * Rows are shared out to OpenMP threads; each thread owns its heap.
+ *
+ * fs_kv_parse_w2v_bin walks the records of a word2vec binary file (memchr for the
+ * word's end, memcpy for the vector), leaving only the decoding of words to Python. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs_kv.h"
 
@@ -179,4 +183,51 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
         free(heap);
     }
     return failed ? FS_ERR_NOMEM : FS_OK;
+}
+
+fs_status fs_kv_parse_w2v_bin(float *vectors, int64_t *rec_start, int64_t *word_start,
+                              int64_t *word_end, const uint8_t *buf, int64_t size, int64_t pos,
+                              int64_t n, int64_t dim, int64_t max_word,
+                              int64_t *n_done, int64_t *stop_pos, int32_t *why)
+{
+    const int64_t rec = 4 * dim;
+    *why = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t lim = size - pos < max_word ? size - pos : max_word;
+        const uint8_t *sp = lim > 0 ? memchr(buf + pos, ' ', (size_t)lim) : NULL;
+        if (!sp) {
+            *why = size - pos < max_word ? 1 : 2;
+            *n_done = i;
+            *stop_pos = pos;
+            return FS_ERR_ARG;
+        }
+        int64_t end_word = sp - buf, ws = pos;
+        while (ws < end_word && buf[ws] == '\n') {
+            ws++;
+        }
+        int64_t v0 = end_word + 1;
+        if (v0 + rec > size) {
+            *why = 3;
+            *n_done = i;
+            *stop_pos = v0;
+            return FS_ERR_ARG;
+        }
+        rec_start[i] = pos;
+        word_start[i] = ws;
+        word_end[i] = end_word;
+        float *out = vectors + i * dim;
+        memcpy(out, buf + v0, (size_t)rec);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        for (int64_t d = 0; d < dim; d++) {
+            uint32_t u;
+            memcpy(&u, out + d, 4);
+            u = __builtin_bswap32(u);
+            memcpy(out + d, &u, 4);
+        }
+#endif
+        pos = v0 + rec;
+    }
+    *n_done = n;
+    *stop_pos = pos;
+    return FS_OK;
 }

