@@ -4,6 +4,7 @@ layers, directions, lengths, h0/c0, batch_first and dropout with a fixed mask.""
 import numpy as np
 import pytest
 
+import fastseq
 from fastseq import _w2v, nn
 from reference_rnn import RTOL, numeric_grad
 from test_rnn_kernels import MODES, make
@@ -89,7 +90,6 @@ def test_gradients_on_every_simd_path(monkeypatch, simd):
             m = make(mode, 3, 40, bidirectional=True, dtype=np.float64, seed=1)
             x = rng.standard_normal((4, B, 3))
             lengths = rng.integers(1, 5, B)
-            import fastseq
             fastseq.set_num_threads(2)
             try:
                 check_module(m, x, None, lengths, n_samples=4)

@@ -91,9 +91,6 @@ def test_sequential_chains_forward_and_backward():
 
 
 # ---------------------------------------------------------------- against torch
-torch = None
-
-
 def _torch():
     return pytest.importorskip("torch")
 
@@ -135,7 +132,7 @@ def _train(make_opt, make_topt, steps=5, sched=None, tsched=None, clip=None):
     lin = nn.Linear(6, 3, seed=1)
     t = torch.nn.GRU(4, 6)
     tl = torch.nn.Linear(6, 3)
-    t.load_state_dict(m.state_dict() and {k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
     tl.load_state_dict({k: torch.from_numpy(v) for k, v in lin.state_dict().items()})
     params = list(m.parameters()) + list(lin.parameters())
     opt = make_opt(params)
@@ -237,7 +234,8 @@ def test_save_load_round_trip(tmp_path):
     opt = optim.Adam(list(emb.parameters()) + list(lstm.parameters()) + list(lin.parameters()), lr=0.01)
     ids = rng.integers(0, 12, (6, 2))
     out, _ = lstm.forward(emb.forward(ids))
-    emb.backward(lstm.backward(lin.backward(np.ones((6, 2, 3), np.float32) - 0 * lin.forward(out)))[0])
+    logits = lin.forward(out)
+    emb.backward(lstm.backward(lin.backward(np.ones_like(logits)))[0])
     opt.step()
     path = tmp_path / "model.npz"
     nn.save({"emb": emb, "lstm": lstm, "lin": lin, "opt": opt}, path)
