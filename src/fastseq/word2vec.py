@@ -344,7 +344,6 @@ class _Producer:
     def _run(self):
         cache = None
         try:
-            m = self.model
             fd, cache_path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
             cache = (fd, cache_path)
             done = 0
