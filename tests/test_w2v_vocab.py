@@ -223,3 +223,56 @@ def test_huffman_tree_is_prefix_code_and_optimal_shape():
     assert point.min() >= 0 and point.max() <= 4
     # Huffman is optimal: expected code length equals the textbook value for these counts
     assert (lengths * counts).sum() == 50 * 1 + 30 * 2 + 10 * 3 + 5 * 4 + 3 * 5 + 2 * 5
+
+
+def _python_encode(text, index):
+    """The Python path's result for one chunk: ids per line, SEP after each newline."""
+    out = []
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        out += [index[w] for w in line.split() if w in index]
+        if k < len(lines) - 1:
+            out.append(SEP)
+    return out
+
+
+def test_ascii_fast_path_equals_python_path():
+    from fastseq import _w2v
+    rng = np.random.default_rng(8)
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,-'")
+    words = list({"".join(rng.choice(letters, size=rng.integers(1, 12))) for _ in range(6000)})
+    index = {w: i for i, w in enumerate(words[:4000])}  # the rest are out of vocabulary
+    index["caf\u00e9"] = len(index)                      # non-ASCII words cannot match ASCII text
+    seps = [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\n\n"]
+    parts = []
+    for _ in range(30000):
+        parts.append(words[rng.integers(len(words))])
+        parts.append(seps[rng.integers(len(seps))])
+    text = "".join(parts)
+    fast = _w2v.AsciiVocab(index)
+    assert fast.encode(text.encode("ascii")).tolist() == _python_encode(text, index)
+    assert fast.encode(b"").tolist() == []
+    assert fast.encode(b"\n \n").tolist() == [SEP, SEP]
+
+
+def test_ascii_and_unicode_chunks_encode_alike(tmp_path):
+    """A file (ASCII chunks take the C path, the non-ASCII one the Python path)
+    gives the same ids as the same sentences from Python."""
+    rng = np.random.default_rng(9)
+    text = _zipf_text(rng, n_lines=3000)
+    lines = text.splitlines()
+    lines[1500] = "na\u00efve caf\u00e9 " + lines[1500] + " \u00a0 t1"  # U+00A0 is whitespace to str.split
+    text = "\n".join(lines) + "\n"
+    path = _write(tmp_path / "c.txt", text)
+    corpus = Corpus(corpus_file=path)
+    import fastseq.corpus as corpus_mod
+    old = corpus_mod.CHUNK_BYTES
+    corpus_mod.CHUNK_BYTES = 4096
+    try:
+        v = Vocab.from_counts(corpus.count_words()[0], 1)
+        from_file = np.concatenate(list(corpus.iter_encoded(v.index)))
+    finally:
+        corpus_mod.CHUNK_BYTES = old
+    from_sents = np.concatenate(list(Corpus(sentences=[l.split() for l in lines]).iter_encoded(v.index)))
+    assert from_file.tolist() == from_sents.tolist()
+    assert "caf\u00e9" in v.index

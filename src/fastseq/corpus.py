@@ -17,6 +17,8 @@ from itertools import repeat
 
 import numpy as np
 
+from . import _w2v
+
 CHUNK_BYTES = 1 << 18  # small chunks keep the transient token lists (and peak memory) small
 SEP = -1  # sentence separator in encoded id streams
 OOV = -2  # word not in the vocabulary (dropped)
@@ -162,24 +164,29 @@ class Corpus:
         ``max_sentence_length`` (after dropping) are cut into pieces; every
         yielded array ends with SEP, so arrays hold whole sentences."""
         get = index.get
+        fast = _w2v.AsciiVocab(index)  # C lookups for chunks that are pure ASCII
         carry = np.empty(0, dtype=np.int32)  # unfinished sentence from the previous block
         for block in self.iter_token_blocks():
-            out = []
-            if isinstance(block, str):
-                lines = block.split("\n")
-                last = lines.pop()  # continues in the next chunk ("" after a final newline)
-                for line in lines:
-                    toks = line.split()
-                    out.extend(map(get, toks, repeat(OOV, len(toks))))
-                    out.append(SEP)
-                toks = last.split()
-                out.extend(map(get, toks, repeat(OOV, len(toks))))
+            if isinstance(block, str) and block.isascii():
+                arr = fast.encode(block.encode("ascii"))
             else:
-                for sentence in block:
-                    out.extend(map(get, sentence, repeat(OOV, len(sentence))))
-                    out.append(SEP)
-            arr = np.array(out, dtype=np.int32)
-            arr = _cut_long(np.concatenate((carry, arr[arr != OOV])), max_sentence_length)
+                out = []
+                if isinstance(block, str):
+                    lines = block.split("\n")
+                    last = lines.pop()  # continues in the next chunk ("" after a final newline)
+                    for line in lines:
+                        toks = line.split()
+                        out.extend(map(get, toks, repeat(OOV, len(toks))))
+                        out.append(SEP)
+                    toks = last.split()
+                    out.extend(map(get, toks, repeat(OOV, len(toks))))
+                else:
+                    for sentence in block:
+                        out.extend(map(get, sentence, repeat(OOV, len(sentence))))
+                        out.append(SEP)
+                arr = np.array(out, dtype=np.int32)
+                arr = arr[arr != OOV]
+            arr = _cut_long(np.concatenate((carry, arr)), max_sentence_length)
             end = _last_sep(arr) + 1
             carry = arr[end:]
             if end:
