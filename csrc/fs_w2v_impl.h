@@ -168,7 +168,7 @@ static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride,
         _mm512_mask_storeu_ps(y + full, m, acc);
     }
 }
-#elif FS_LEVEL == 1
+#else /* AVX2 and generic: one dot per row */
 static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, float *const *rows,
                                   float *FS_RESTRICT res, int rstride)
 {
@@ -177,6 +177,9 @@ static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, floa
     }
 }
 
+#endif
+
+#if FS_LEVEL == 1
 static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride, float *const *rows,
                                    float *FS_RESTRICT y)
 {
@@ -196,15 +199,7 @@ static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride,
         y[i] = acc;
     }
 }
-#else
-static inline void FS_F(dot_rows)(int d, const float *FS_RESTRICT x, int n, float *const *rows,
-                                  float *FS_RESTRICT res, int rstride)
-{
-    for (int k = 0; k < n; k++) {
-        res[k * rstride] = FS_F(dot)(d, x, rows[k]);
-    }
-}
-
+#elif FS_LEVEL == 0
 static inline void FS_F(axpy_rows)(int d, int n, const float *coef, int cstride, float *const *rows,
                                    float *FS_RESTRICT y)
 {
