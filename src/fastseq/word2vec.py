@@ -148,6 +148,7 @@ class Word2Vec:
     def _set_vocab(self, vocab):
         self.vocab = vocab
         self._keep_prob = vocab.keep_probabilities(self.sample)
+        self._keep_prob_sep = np.append(self._keep_prob, np.float32(2.0))  # index -1 = SEP
         if self.negative:
             self._neg_prob, self._neg_alias = _w2v.alias_table(vocab.noise_weights(self.ns_exponent))
         else:
@@ -378,27 +379,21 @@ class _Producer:
     def _make_batch(self, ids, epoch, b, done):
         """Subsample (redrawn every epoch), index sentences, learning rate per sentence."""
         m = self.model
-        is_sep = ids == SEP
-        n_sep = np.cumsum(is_sep)  # separators up to and including each position
-        words = len(ids) - int(n_sep[-1])
-        rng = np.random.default_rng([m.seed, epoch, b])
-        keep = is_sep.copy()
-        word_pos = ~is_sep
+        raw_sep = np.flatnonzero(ids == SEP)
+        ns = len(raw_sep)
+        words = len(ids) - ns
         if m.sample > 0:
+            rng = np.random.default_rng([m.seed, epoch, b])
             r = rng.random(len(ids), dtype=np.float32)
-            keep |= word_pos & (r < m._keep_prob[np.where(word_pos, ids, 0)])
+            kept = ids[r < m._keep_prob_sep[ids]]  # SEP (-1) reads the last entry, 2: always kept
         else:
-            keep |= word_pos
-        kept = ids[keep]
+            kept = ids
         kept_sep = np.flatnonzero(kept == SEP)
-        ns = len(kept_sep)
-        ends = kept_sep - np.arange(ns)           # sentence s ends here in the tokens array
         sent_start = np.empty(ns + 1, dtype=np.int64)
         sent_start[0] = 0
-        sent_start[1:] = ends
-        tokens = kept[kept != SEP]
+        sent_start[1:] = kept_sep - np.arange(ns)  # sentence s ends here in the tokens array
+        tokens = kept[kept >= 0]
         # learning rate by words processed (before subsampling) at each sentence's start
-        raw_sep = np.flatnonzero(is_sep)
         before = np.concatenate(([0], raw_sep[:-1] + 1)) - np.arange(ns)
         progress = (done + before) / self.total
         alpha = np.maximum(self.a0 - (self.a0 - self.a1) * progress, self.a1).astype(np.float32)
