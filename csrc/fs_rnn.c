@@ -3,7 +3,7 @@
  * Design: the kernel body lives in fs_rnn_impl.h and is compiled here six
  * times: for float and double (the gradient checks run the real code in
  * float64) and for three SIMD targets each (SSE2, AVX2+FMA, AVX-512), picked
- * at run time as fs_w2v.c does; no -march=native. The matrix products are our
+ * at run time as fs_w2v.c does; no host-specific -march flag. The matrix products are our
  * own (a register-blocked micro-kernel over packed weight panels): at these
  * shapes it matches or beats the BLAS libraries measured on this machine (see
  * benchmarks/bench_rnn.py), lets the recurrent weights be packed once per call
