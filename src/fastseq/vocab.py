@@ -70,15 +70,10 @@ class Vocab:
         n = len(self)
         if n < 2:
             raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words")
-        count = np.empty(2 * n - 1, dtype=np.float64)
-        order = np.argsort(-self.counts, kind="stable")
-        if not np.array_equal(order, np.arange(n)):
+        if np.any(np.diff(self.counts) > 0):
             raise ValueError("vocabulary must be sorted by descending count")
-        count[:n] = self.counts
-        parent = np.zeros(2 * n - 1, dtype=np.int64)
-        binary = np.zeros(2 * n - 1, dtype=np.uint8)
         # two queues: leaves from the rarest up (pos1), inner nodes in creation order (pos2)
-        c = count.tolist()
+        c = self.counts.tolist() + [0] * (n - 1)
         par = [0] * (2 * n - 1)
         bits = [0] * (2 * n - 1)
         pos1, pos2 = n - 1, n
@@ -95,14 +90,14 @@ class Vocab:
             par[picks[0]] = n + a
             par[picks[1]] = n + a
             bits[picks[1]] = 1
-        parent[:] = par
-        binary[:] = bits
+        parent = np.array(par, dtype=np.int64)
+        binary = np.array(bits, dtype=np.uint8)
         root = 2 * n - 2
         # depth of every node, top-down (inner nodes were created bottom-up)
-        depth = np.zeros(2 * n - 1, dtype=np.int64)
+        depth = [0] * (2 * n - 1)
         for node in range(root - 1, -1, -1):
             depth[node] = depth[par[node]] + 1
-        leaf_depth = depth[:n]
+        leaf_depth = np.array(depth[:n], dtype=np.int64)
         offset = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(leaf_depth, out=offset[1:])
         point = np.empty(offset[-1], dtype=np.int32)

@@ -147,8 +147,8 @@ class Word2Vec:
 
     def _set_vocab(self, vocab):
         self.vocab = vocab
-        self._keep_prob = vocab.keep_probabilities(self.sample)
-        self._keep_prob_sep = np.append(self._keep_prob, np.float32(2.0))  # index -1 = SEP
+        # index -1 (SEP) reads the appended 2.0: separators are always kept
+        self._keep_prob_sep = np.append(vocab.keep_probabilities(self.sample), np.float32(2.0))
         if self.negative:
             self._neg_prob, self._neg_alias = _w2v.alias_table(vocab.noise_weights(self.ns_exponent))
         else:
@@ -454,24 +454,22 @@ def _bar(enabled, desc, unit, total=None):
                 dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
 
 
-def _positive_int(name, v):
+def _int_at_least(name, v, lowest):
     try:
         iv = int(v)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected an integer, got {v!r}") from None
-    if iv != v or iv <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {v!r}")
+    if iv != v or iv < lowest:
+        raise ValueError(f"{name}: must be {'a positive integer' if lowest == 1 else '>= 0'}, got {v!r}")
     return iv
+
+
+def _positive_int(name, v):
+    return _int_at_least(name, v, 1)
 
 
 def _nonneg_int(name, v):
-    try:
-        iv = int(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected an integer, got {v!r}") from None
-    if iv != v or iv < 0:
-        raise ValueError(f"{name}: must be >= 0, got {v!r}")
-    return iv
+    return _int_at_least(name, v, 0)
 
 
 def _positive_float(name, v):
