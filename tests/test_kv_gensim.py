@@ -175,4 +175,13 @@ def test_full_evaluation_agrees_on_trained_vectors(tmp_path):
         assert s1 == s2
         _same_sections(r1, r2)
     (p1, s1, o1), (p2, s2, o2) = kv.evaluate_word_pairs(wordsim), g.evaluate_word_pairs(wordsim)
-    assert p1[0] == pytest.approx(p2[0], abs=1e-6) and s1[0] == pytest.approx(s2[0], abs=1e-6) and o1 == o2
+    assert p1[0] == pytest.approx(p2[0], abs=1e-6) and o1 == o2
+    # Every pair's cosine agrees to float32 rounding; the rank correlation agrees except
+    # where two pairs' cosines fall within that rounding of each other (trained with
+    # 2 threads, the vectors differ from run to run), which swaps two ranks.
+    pairs = [line.lower().split("\t")[:2] for line in open(wordsim, encoding="utf-8") if not line.startswith("#")]
+    known = [(a, b) for a, b in pairs if a in kv and b in kv]
+    assert len(known) > 250
+    for a, b in known:
+        assert kv.similarity(a, b) == pytest.approx(g.similarity(a, b), abs=1e-6)
+    assert s1[0] == pytest.approx(s2[0], abs=1e-3)
