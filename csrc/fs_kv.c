@@ -82,6 +82,37 @@ static int fs_kv_excluded(int64_t j, const int64_t *ex, int64_t n_ex)
     return 0;
 }
 
+/* Put `it` (known to beat the threshold) into the heap of the k best; returns the
+ * new threshold: the worst kept value once the heap is full, -inf before. */
+static inline float fs_kv_offer(fs_kv_item *heap, int64_t k, int64_t *size, fs_kv_item it)
+{
+    if (*size < k) {
+        heap[*size] = it;
+        fs_kv_sift_up(heap, *size);
+        (*size)++;
+        return *size == k ? heap[0].val : -INFINITY;
+    }
+    heap[0] = it;
+    fs_kv_sift_down(heap, k, 0);
+    return heap[0].val;
+}
+
+/* Empty the heap into one query's outputs, best first, -1 / -inf padded to k. */
+static void fs_kv_drain(fs_kv_item *heap, int64_t size, int64_t k, int64_t *oi, float *ov)
+{
+    for (int64_t t = size; t < k; t++) {
+        oi[t] = -1;
+        ov[t] = -INFINITY;
+    }
+    /* pop the worst first: fill the output from the back */
+    for (int64_t t = size - 1; t >= 0; t--) {
+        oi[t] = heap[0].idx;
+        ov[t] = heap[0].val;
+        heap[0] = heap[t];
+        fs_kv_sift_down(heap, t, 0);
+    }
+}
+
 /* One row: keep the k best of row[j] / norms[j] in heap (size returned). */
 FS_KV_CLONES
 static int64_t fs_kv_topk_row(fs_kv_item *FS_RESTRICT heap, int64_t k,
@@ -119,19 +150,7 @@ static int64_t fs_kv_topk_row(fs_kv_item *FS_RESTRICT heap, int64_t k,
             if (n_ex && fs_kv_excluded(j, ex, n_ex)) {
                 continue;
             }
-            fs_kv_item it = {buf[t], j};
-            if (size < k) {
-                heap[size] = it;
-                fs_kv_sift_up(heap, size);
-                size++;
-                if (size == k) {
-                    thr = heap[0].val;
-                }
-            } else {
-                heap[0] = it;
-                fs_kv_sift_down(heap, size, 0);
-                thr = heap[0].val;
-            }
+            thr = fs_kv_offer(heap, k, &size, (fs_kv_item){buf[t], j});
         }
     }
     return size;
@@ -166,23 +185,174 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
                 n_ex = exclude_start[q + 1] - exclude_start[q];
             }
             int64_t size = fs_kv_topk_row(heap, k, scores + q * n, n, norms, ex, n_ex);
-            /* pop the worst first: fill the output from the back */
-            int64_t *oi = out_idx + q * k;
-            float *ov = out_val + q * k;
-            for (int64_t t = size; t < k; t++) {
-                oi[t] = -1;
-                ov[t] = -INFINITY;
-            }
-            for (int64_t t = size - 1; t >= 0; t--) {
-                oi[t] = heap[0].idx;
-                ov[t] = heap[0].val;
-                heap[0] = heap[t];
-                fs_kv_sift_down(heap, t, 0);
-            }
+            fs_kv_drain(heap, size, k, out_idx + q * k, out_val + q * k);
         }
         free(heap);
     }
     return failed ? FS_ERR_NOMEM : FS_OK;
+}
+
+/* ------------------------------------------------------------------ float16 first pass */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FS_KV_HALF 1
+
+/* out[j] = sum_i half(u[j, i]) * q[i] for rows j0 <= j < j1 */
+__attribute__((target("avx2,fma,f16c")))
+static void fs_kv_half_rows_avx2(float *out, const uint16_t *u, const float *q, int64_t dim,
+                                 int64_t j0, int64_t j1)
+{
+    for (int64_t j = j0; j < j1; j++) {
+        const uint16_t *r = u + j * dim;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i + 32 <= dim; i += 32) {
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i))),
+                                 _mm256_loadu_ps(q + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i + 8))),
+                                 _mm256_loadu_ps(q + i + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i + 16))),
+                                 _mm256_loadu_ps(q + i + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i + 24))),
+                                 _mm256_loadu_ps(q + i + 24), a3);
+        }
+        for (; i + 8 <= dim; i += 8) {
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i))),
+                                 _mm256_loadu_ps(q + i), a0);
+        }
+        a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        float acc = _mm_cvtss_f32(h);
+        for (; i < dim; i++) {
+            acc += _cvtsh_ss(r[i]) * q[i];
+        }
+        out[j] = acc;
+    }
+}
+
+__attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
+static void fs_kv_half_rows_avx512(float *out, const uint16_t *u, const float *q, int64_t dim,
+                                   int64_t j0, int64_t j1)
+{
+    for (int64_t j = j0; j < j1; j++) {
+        const uint16_t *r = u + j * dim;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int64_t i = 0;
+        for (; i + 32 <= dim; i += 32) {
+            a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + i))),
+                                 _mm512_loadu_ps(q + i), a0);
+            a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + i + 16))),
+                                 _mm512_loadu_ps(q + i + 16), a1);
+        }
+        for (; i + 16 <= dim; i += 16) {
+            a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + i))),
+                                 _mm512_loadu_ps(q + i), a0);
+        }
+        float acc = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (; i < dim; i++) {
+            acc += _cvtsh_ss(r[i]) * q[i];
+        }
+        out[j] = acc;
+    }
+}
+#endif
+
+int fs_kv_half_level(int simd)
+{
+#ifdef FS_KV_HALF
+    int best = fs_simd_best();
+    if (best == FS_SIMD_GENERIC || !__builtin_cpu_supports("f16c")) {
+        return FS_SIMD_GENERIC;
+    }
+    return simd == FS_SIMD_AUTO || simd > best ? best : simd;
+#else
+    (void)simd;
+    return FS_SIMD_GENERIC;
+#endif
+}
+
+/* float32 dot product; 16 partial sums so that GCC vectorises it */
+FS_KV_CLONES
+static float fs_kv_dot(const float *FS_RESTRICT a, const float *FS_RESTRICT b, int64_t dim)
+{
+    float part[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= dim; i += 16) {
+        for (int t = 0; t < 16; t++) {
+            part[t] += a[i + t] * b[i + t];
+        }
+    }
+    float acc = 0.0f;
+    for (int t = 0; t < 16; t++) {
+        acc += part[t];
+    }
+    for (; i < dim; i++) {
+        acc += a[i] * b[i];
+    }
+    return acc;
+}
+
+fs_status fs_kv_topk_half(int64_t *out_idx, float *out_val, int64_t k, const float *q,
+                          int64_t dim, const uint16_t *unit_half, const float *vectors,
+                          const float *norms, int64_t n, double unit_norm_max,
+                          const int64_t *exclude, int64_t n_ex, float *scratch, int simd,
+                          int n_threads, int64_t *n_cand)
+{
+    *n_cand = 0;
+    int level = fs_kv_half_level(simd);
+    if (k < 1 || n < 0 || dim < 1 || n_ex < 0 || n_threads < 1 || level == FS_SIMD_GENERIC ||
+        !(unit_norm_max >= 0.0 && unit_norm_max <= 2.0) ||
+        (simd != FS_SIMD_AUTO && level != simd)) {
+        return FS_ERR_ARG;
+    }
+#ifdef FS_KV_HALF
+    void (*rows)(float *, const uint16_t *, const float *, int64_t, int64_t, int64_t) =
+        level == FS_SIMD_AVX512 ? fs_kv_half_rows_avx512 : fs_kv_half_rows_avx2;
+    const int64_t block = 256;
+    const int64_t n_blocks = (n + block - 1) / block;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 8) if (n * dim >= (1 << 16))
+    for (int64_t b = 0; b < n_blocks; b++) {
+        int64_t j1 = (b + 1) * block < n ? (b + 1) * block : n;
+        rows(scratch, unit_half, q, dim, b * block, j1);
+    }
+#endif
+    fs_kv_item *heap = malloc(sizeof(fs_kv_item) * (size_t)k);
+    if (!heap) {
+        return FS_ERR_NOMEM;
+    }
+    int64_t size = fs_kv_topk_row(heap, k, scratch, n, NULL, exclude, n_ex);
+    /* the bound on |approx - exact| (see fs_kv.h), for unit rows of norm <= unit_norm_max
+     * (1 up to float32 rounding when norms are the rows' norms) */
+    double qn = 0.0, qmax = 0.0;
+    for (int64_t i = 0; i < dim; i++) {
+        qn += (double)q[i] * q[i];
+        qmax = fabs(q[i]) > qmax ? fabs(q[i]) : qmax;
+    }
+    qn = sqrt(qn);
+    double eps = 1.01 * unit_norm_max * qn *
+                     (ldexp(1.0, -11) + (2.0 * (double)dim + 8.0) * ldexp(1.0, -24)) +
+                 (double)dim * ldexp(1.0, -25) * qmax;
+    double lim = size == k ? (double)heap[0].val - 2.0 * eps : -INFINITY;
+    /* rescore the rows that can be among the k best, in row order */
+    int64_t cand = 0;
+    size = 0;
+    float thr = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        if (!((double)scratch[j] >= lim) || (n_ex && fs_kv_excluded(j, exclude, n_ex))) {
+            continue;
+        }
+        cand++;
+        float v = fs_kv_dot(vectors + j * dim, q, dim) / norms[j];
+        if (v > thr) {
+            thr = fs_kv_offer(heap, k, &size, (fs_kv_item){v, j});
+        }
+    }
+    fs_kv_drain(heap, size, k, out_idx, out_val);
+    free(heap);
+    *n_cand = cand;
+    return FS_OK;
 }
 
 fs_status fs_kv_parse_w2v_bin(float *vectors, int64_t *rec_start, int64_t *word_start,

@@ -23,6 +23,35 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
                      const int64_t *exclude_start, const int64_t *exclude,
                      int n_threads);
 
+/* The SIMD level fs_kv_topk_half runs at for a requested level (FS_SIMD_AUTO: the
+ * best the CPU has): FS_SIMD_AVX2 or FS_SIMD_AVX512, or FS_SIMD_GENERIC when the CPU
+ * (or the request) has no F16C conversion, and then fs_kv_topk_half must not be used. */
+int fs_kv_half_level(int simd);
+
+/* Top-k of ONE query over n vectors, exactly as fs_kv_topk ranks
+ *   dot(vectors[j], q) / norms[j]   (float32),
+ * but found with a first pass over a float16 copy of the unit vectors, which reads
+ * half the bytes of the float32 vectors:
+ *   1. approx[j] = sum_i half(unit_half[j, i]) * q[i] for every row (threads share
+ *      the rows); scratch (n floats) receives approx.
+ *   2. t = the k-th best approx among the rows not excluded.
+ *   3. |approx[j] - score[j]| <= eps, where eps bounds the float16 rounding of the
+ *      unit vector (2^-11 relative, 2^-25 absolute below 2^-14) and the float32
+ *      rounding of both sums; so the true k-th best score is >= t - eps, and only
+ *      rows with approx[j] >= t - 2 eps can be among the k best. Those rows alone are
+ *      scored exactly from vectors / norms and ranked (ties: the lower row).
+ * unit_half: (n, dim) IEEE half bits of fl32(vectors[j] / norms[j]) rounded to
+ * nearest; unit_norm_max: an upper bound of the norms of those unit rows, at most 2
+ * (rows that are NaN, e.g. of zero norm, don't count: they are never selected);
+ * exclude: n_ex rows to skip. *n_cand: rows scored exactly.
+ * Outputs as fs_kv_topk's for one query. FS_ERR_ARG for bad sizes or a level the CPU
+ * cannot run; FS_ERR_NOMEM if scratch for the heap cannot be had. */
+fs_status fs_kv_topk_half(int64_t *out_idx, float *out_val, int64_t k, const float *q,
+                          int64_t dim, const uint16_t *unit_half, const float *vectors,
+                          const float *norms, int64_t n, double unit_norm_max,
+                          const int64_t *exclude, int64_t n_ex, float *scratch, int simd,
+                          int n_threads, int64_t *n_cand);
+
 /* Parse n word2vec binary records from buf[pos .. size): each is optional '\n's (word2vec.c
  * ends every vector with one, gensim does not), the word up to a ' ' (searched within
  * max_word bytes of the record start), then dim little-endian float32.

@@ -200,3 +200,108 @@ def test_topk_kernel():
         _kv.topk(S, 3, norms[:3])
     with pytest.raises(ValueError, match="k must be >= 1"):
         _kv.topk(S, 0)
+
+
+HALF_LEVELS = [lvl for lvl, name in ((1, "avx2"), (2, "avx512")) if _kv.half_level(lvl) == lvl]
+needs_half = pytest.mark.skipif(not HALF_LEVELS, reason="this CPU has no F16C float16 conversion")
+
+
+def near_ties(n=4000, dim=64, seed=5):
+    """Vectors whose cosines with e0 lie 2e-5 apart around 0.9: float16 (relative
+    rounding 2^-11, ~4e-4 here) cannot order them; only the exact rescoring can."""
+    rng = np.random.default_rng(seed)
+    cos = 0.9 + 2e-5 * rng.permutation(n)
+    other = rng.standard_normal((n, dim - 1))
+    other /= np.linalg.norm(other, axis=1)[:, None]
+    vecs = np.hstack([cos[:, None], np.sqrt(1 - cos ** 2)[:, None] * other]) * rng.uniform(0.5, 3, n)[:, None]
+    vecs[7] = 0.0                      # zero norm: never returned
+    return KeyedVectors([f"w{i}" for i in range(n)], vecs.astype(np.float32))
+
+
+@needs_half
+@pytest.mark.parametrize("level", HALF_LEVELS)
+def test_float16_search_equals_float32(monkeypatch, level):
+    """Single queries through the float16 first pass give the float32 pass's answers."""
+    from fastseq import keyedvectors
+    monkeypatch.setenv("FASTSEQ_SIMD", {1: "avx2", 2: "avx512"}[level])
+    for kv, queries in ((make_kv(n=3000, dim=37, seed=4), [["w1"], ["w2", "w9"], ["w3"]]),
+                        (near_ties(), [[np.eye(64, dtype=np.float32)[0]], ["w1"]])):
+        plain = [[kv.most_similar(positive=q, negative=neg, topn=t, restrict_vocab=r)
+                  for q in queries for neg in ([], ["w5"]) for t in (1, 10, 40) for r in (None, 2500)]]
+        monkeypatch.setattr(keyedvectors, "_HALF_MIN_NUMBERS", 0)
+        calls = []
+        real = _kv.topk_half
+        monkeypatch.setattr(_kv, "topk_half", lambda *a: calls.append(1) or real(*a))
+        for threads in (1, 2):
+            fastseq_threads(monkeypatch, threads)
+            got = [[kv.most_similar(positive=q, negative=neg, topn=t, restrict_vocab=r)
+                    for q in queries for neg in ([], ["w5"]) for t in (1, 10, 40) for r in (None, 2500)]]
+            for g, w in zip(got[0], plain[0]):
+                assert_same(g, w, tol=1e-6)
+        # every query but those with 64 * topn > words searched (topn 40 over 2,500)
+        assert len(calls) == 2 * len(queries) * 2 * 5
+        monkeypatch.setattr(keyedvectors, "_HALF_MIN_NUMBERS", 1 << 21)
+        monkeypatch.setattr(_kv, "topk_half", real)
+    # the near ties really are out of float16's reach: the first pass alone misorders them
+    kv = near_ties()
+    best = [kv.key_to_index[w] for w, _ in kv.most_similar(positive=[np.eye(64, dtype=np.float32)[0]], topn=40)]
+    U, _ = kv._unit_half()
+    approx = U.view(np.float16).astype(np.float32)[:, 0]
+    assert list(np.argsort(-approx, kind="stable")[:40]) != best
+
+
+def fastseq_threads(monkeypatch, n):
+    from fastseq import _threads
+    monkeypatch.setattr(_threads, "_num_threads", n)
+
+
+@needs_half
+def test_float16_kernel_bound_and_candidates():
+    kv = near_ties()
+    kv.fill_norms()
+    U, top = kv._unit_half()
+    assert abs(top - 1) < 1e-5 and U.dtype == np.uint16 and U.shape == kv.vectors.shape
+    q = np.eye(64, dtype=np.float32)[0]
+    with np.errstate(invalid="ignore"):
+        exact = (kv.vectors @ q) / kv.norms
+    for k in (1, 5, 100):
+        idx, val, n_cand = _kv.topk_half(q, k, U, kv.vectors, kv.norms, len(kv), top, np.array([3], dtype=np.int64))
+        order = [i for i in np.argsort(-np.nan_to_num(exact, nan=-np.inf), kind="stable") if i != 3][:k]
+        assert idx.tolist() == order
+        np.testing.assert_allclose(val, exact[order], rtol=1e-6)
+        # rows whose cosines are within ~2 x 6e-4 of the k-th best are rescored, not all 4000
+        assert k <= n_cand < 500
+    with pytest.raises(ValueError, match="n=4001"):
+        _kv.topk_half(q, 3, U, kv.vectors, kv.norms, 4001, top)
+    with pytest.raises(ValueError, match="q has 63 dimensions"):
+        _kv.topk_half(q[:63], 3, U, kv.vectors, kv.norms, 10, top)
+    with pytest.raises(ValueError, match="kv.topk_half"):
+        _kv.topk_half(q, 3, U, kv.vectors, kv.norms, 10, 3.0)      # bound above 2: refused
+
+
+def test_float16_copy_follows_norms_and_settings(monkeypatch):
+    from fastseq import keyedvectors
+    monkeypatch.setattr(keyedvectors, "_HALF_MIN_NUMBERS", 0)
+    kv = make_kv(n=2000, dim=16)
+    if HALF_LEVELS:
+        first = kv._unit_half()[0]
+        assert kv._unit_half()[0] is first                  # made once
+        kv.vectors[:] *= 2
+        kv.fill_norms(force=True)
+        assert kv._unit_half()[0] is not first              # remade with the norms
+        np.testing.assert_array_equal(kv._unit_half()[0], first)   # same unit vectors
+        # norms that no longer fit the vectors (changed in place, no fill_norms): no float16
+        kv.vectors[10] *= 1000
+        kv._half = None
+        assert kv._unit_half() is None
+        kv.vectors[10] /= 1000
+    calls = []
+    monkeypatch.setattr(_kv, "topk_half", lambda *a: calls.append(1))
+    kv.fill_norms(force=True)
+    monkeypatch.setenv("FASTSEQ_SIMD", "generic")             # the generic path has no float16
+    kv.most_similar("w1")
+    monkeypatch.delenv("FASTSEQ_SIMD")
+    kv.float16_search = False
+    kv.most_similar("w1")
+    kv.most_similar_batch([["w1"], ["w2"]])
+    assert calls == []

@@ -1,5 +1,5 @@
 # Thin wrapper around csrc/fs_kv.c: check shapes, release the GIL, call, map status.
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
 from fastseq._csrc cimport fs_status, FS_OK, FS_ERR_ARG, FS_ERR_NOMEM, FS_ERR_NONFINITE
 
 import numpy as np
@@ -12,6 +12,12 @@ cdef extern from "fs_kv.h" nogil:
                          const float *norms,
                          const int64_t *exclude_start, const int64_t *exclude,
                          int n_threads)
+    int fs_kv_half_level(int simd)
+    fs_status fs_kv_topk_half(int64_t *out_idx, float *out_val, int64_t k, const float *q,
+                              int64_t dim, const uint16_t *unit_half, const float *vectors,
+                              const float *norms, int64_t n, double unit_norm_max,
+                              const int64_t *exclude, int64_t n_ex, float *scratch, int simd,
+                              int n_threads, int64_t *n_cand)
     fs_status fs_kv_parse_w2v_bin(float *vectors, int64_t *rec_start, int64_t *word_start,
                                   int64_t *word_end, const uint8_t *buf, int64_t size, int64_t pos,
                                   int64_t n, int64_t dim, int64_t max_word,
@@ -59,6 +65,53 @@ def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
         st = fs_kv_topk(&oi[0, 0], &ov[0, 0], k, ps, nq, n, pn, pes, pe, n_threads)
     check_status(st, "kv.topk")
     return idx, val
+
+
+def half_level(int simd=-1):
+    """SIMD level of topk_half for a requested one (-1: the best): 1 AVX2, 2 AVX-512,
+    or 0 when the CPU has no F16C conversion and topk_half cannot run."""
+    return fs_kv_half_level(simd)
+
+
+def topk_half(const float[::1] q, int64_t k, const uint16_t[:, ::1] unit_half,
+              const float[:, ::1] vectors, const float[::1] norms, int64_t n,
+              double unit_norm_max, const int64_t[::1] exclude=None, int simd=-1,
+              int n_threads=1):
+    """Best ``k`` of the first ``n`` rows for one query ``q``, scored dot(vectors[j], q) /
+    norms[j] like ``topk``, found through a first pass over ``unit_half`` (float16 bits of
+    the unit vectors, whose norms are at most ``unit_norm_max``) and an exact rescoring of
+    the rows within the float16 error bound of the k-th best.
+
+    Returns ``(idx, val, n_rescored)``: (k,) int64 and float32 as ``topk``'s rows."""
+    cdef int64_t dim = q.shape[0]
+    if k < 1:
+        raise ValueError(f"topk_half: k must be >= 1, got {k}")
+    if unit_half.shape[1] != dim or vectors.shape[1] != dim:
+        raise ValueError(f"topk_half: q has {dim} dimensions, unit_half {unit_half.shape[1]}, "
+                         f"vectors {vectors.shape[1]}")
+    if not 1 <= n <= min(unit_half.shape[0], vectors.shape[0], norms.shape[0]):
+        raise ValueError(f"topk_half: n={n} is not within 1..rows of unit_half, vectors and norms")
+    if fs_kv_half_level(simd) == 0 or (simd >= 0 and fs_kv_half_level(simd) != simd):
+        raise ValueError(f"topk_half: this CPU cannot run SIMD level {simd} with float16 conversion")
+    idx = np.empty(k, dtype=np.int64)
+    val = np.empty(k, dtype=np.float32)
+    scratch = np.empty(n, dtype=np.float32)
+    cdef int64_t[::1] oi = idx
+    cdef float[::1] ov = val
+    cdef float[::1] sc = scratch
+    cdef const int64_t *pe = NULL
+    cdef int64_t n_ex = 0
+    if exclude is not None and exclude.shape[0] > 0:
+        pe = &exclude[0]
+        n_ex = exclude.shape[0]
+    cdef int64_t n_cand = 0
+    cdef fs_status st
+    with nogil:
+        st = fs_kv_topk_half(&oi[0], &ov[0], k, &q[0], dim, &unit_half[0, 0], &vectors[0, 0],
+                             &norms[0], n, unit_norm_max, pe, n_ex, &sc[0], simd, n_threads,
+                             &n_cand)
+    check_status(st, "kv.topk_half")
+    return idx, val, n_cand
 
 
 def parse_w2v_bin(const uint8_t[::1] buf, int64_t pos, int64_t n, int64_t dim, int64_t max_word=65536):

@@ -1,4 +1,4 @@
-"""Thread count shared by every kernel (word2vec and, later, the RNNs)."""
+"""Run-time settings shared by every kernel: the thread count and the SIMD path."""
 from __future__ import annotations
 
 import os
@@ -28,3 +28,15 @@ def set_num_threads(n: int | None) -> None:
 
 def get_num_threads() -> int:
     return _num_threads if _num_threads is not None else _default_threads()
+
+
+def simd_level() -> int:
+    """The SIMD path FASTSEQ_SIMD asks for (generic / avx2 / avx512), or -1 (auto: the
+    best the CPU has) when it is unset or "auto"."""
+    from . import _w2v
+    name = os.environ.get("FASTSEQ_SIMD", "").strip().lower()
+    if not name or name == "auto":
+        return -1
+    if name not in _w2v.SIMD_NAMES:
+        raise ValueError(f"FASTSEQ_SIMD: expected one of auto, {', '.join(_w2v.SIMD_NAMES)}; got {name!r}")
+    return _w2v.SIMD_NAMES[name]

@@ -14,10 +14,11 @@ from numbers import Integral
 import numpy as np
 
 from . import _kv, evaluate, formats
-from ._threads import get_num_threads
+from ._threads import get_num_threads, simd_level
 
 _KEY_TYPES = (str, int, np.integer)
 _BLOCK_BYTES = 64 << 20     # scores held at once by a batch query (rows x vocabulary x 4 bytes)
+_HALF_MIN_NUMBERS = 1 << 21  # single queries over at least this many numbers (n x dim) use float16
 _FORMATS = ("native", "bin", "text", "glove")
 
 
@@ -50,6 +51,14 @@ class KeyedVectors:
         Corpus count of each word.
     """
 
+    #: A single query over at least 2M numbers (``n * dim``, e.g. 7k x 300) first scores
+    #: every word against a float16 copy of the unit vectors, which has half the bytes
+    #: of ``vectors`` to read, then scores exactly, in float32, the few words within the
+    #: float16 rounding bound of the k-th best: the results are those of the float32
+    #: pass. The copy (half the size of ``vectors``) is made on the first such query and
+    #: remade when the norms are (``fill_norms(force=True)``). False: never make it.
+    float16_search = True
+
     def __init__(self, keys, vectors, counts=None):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
@@ -72,6 +81,7 @@ class KeyedVectors:
                 raise ValueError(f"counts: expected shape ({len(keys)},), got {counts.shape}")
         self.counts = counts
         self.norms = None
+        self._half = None
 
     @classmethod
     def _from_native(cls, nf):
@@ -82,6 +92,7 @@ class KeyedVectors:
         kv.vectors = nf.vectors
         kv.counts = nf.counts
         kv.norms = nf.norms
+        kv._half = None
         return kv
 
     # ------------------------------------------------------------------ container
@@ -317,6 +328,28 @@ class KeyedVectors:
             return np.dot(V, Q[0])[None, :]      # one query: BLAS gemv, as gensim does
         return np.dot(Q, V.T)
 
+    def _unit_half(self):
+        """(float16 unit vectors, the largest of their norms) for the float16 first pass,
+        or None when it cannot be exact: a row whose norm in ``norms`` is far from its
+        own (after an in-place change without ``fill_norms(force=True)``)."""
+        self.fill_norms()
+        V, N = self.vectors, self.norms
+        h = self._half
+        if h is None or h[0] is not V or h[1] is not N:
+            U = np.empty(V.shape, dtype=np.float16)
+            top = 0.0
+            step = max(1, (1 << 22) // max(V.shape[1], 1))
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                for s in range(0, len(V), step):
+                    u = V[s:s + step] / N[s:s + step, None]
+                    U[s:s + step] = u          # IEEE round to nearest even
+                    r = np.sqrt(np.einsum("ij,ij->i", u, u, dtype=np.float64))
+                    r = r[~np.isnan(r)]
+                    top = max(top, float(r.max())) if r.size else top
+            ok = np.isfinite(top) and top <= 2.0
+            self._half = h = (V, N, U.view(np.uint16) if ok else None, top)
+        return None if h[2] is None else (h[2], h[3])
+
     def _topk(self, Q, exclude, topn, n):
         """Best ``topn`` of the first n words for each row of Q (unit vectors), skipping
         each query's own rows. Returns (idx, val) arrays (B, k), -1 padded."""
@@ -327,8 +360,16 @@ class KeyedVectors:
         if n == 0 or B == 0:
             return out_idx, out_val
         self.fill_norms()
-        norms = np.ascontiguousarray(self.norms[:n], dtype=np.float32)
         threads = get_num_threads()
+        if (B == 1 and self.float16_search and n * self.vectors.shape[1] >= _HALF_MIN_NUMBERS
+                and 64 * k <= n and _kv.half_level(simd_level()) > 0):
+            half = self._unit_half()
+            if half is not None:
+                ex = np.asarray(exclude[0], dtype=np.int64)
+                idx, val, _ = _kv.topk_half(Q[0], k, half[0], self.vectors, self.norms, n, half[1],
+                                            ex, simd_level(), threads)
+                return idx[None, :], val[None, :]
+        norms = np.ascontiguousarray(self.norms[:n], dtype=np.float32)
         step = self._block_rows(n)
         for s in range(0, B, step):
             Qb = Q[s:s + step]

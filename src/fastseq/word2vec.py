@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _w2v
 from ._atomic import atomic_write
-from ._threads import get_num_threads
+from ._threads import get_num_threads, simd_level as _simd_level
 from .corpus import SEP, Corpus, CorpusError
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
@@ -32,15 +32,6 @@ MAX_WORDS_IN_BATCH = 10000  # gensim's cap on a sentence's length
 _BATCH_WORDS = 1 << 17      # in-vocabulary words per kernel call (before subsampling)
 _FORMAT = "fastseq-word2vec"
 _FORMAT_VERSION = 1
-
-
-def _simd_level():
-    name = os.environ.get("FASTSEQ_SIMD", "").strip().lower()
-    if not name or name == "auto":
-        return -1
-    if name not in _w2v.SIMD_NAMES:
-        raise ValueError(f"FASTSEQ_SIMD: expected one of auto, {', '.join(_w2v.SIMD_NAMES)}; got {name!r}")
-    return _w2v.SIMD_NAMES[name]
 
 
 class Word2Vec:
