@@ -85,8 +85,9 @@ def test_gradients_on_every_simd_path(monkeypatch, simd):
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(7)
     for mode in MODES:
-        # B = 17 runs the threads on rows, B = 2 on hidden-unit chunks (H = 40 > one panel)
-        for B in (17, 2):
+        # B = 17 runs the threads on rows, B = 2 on hidden-unit chunks (H = 40 > one panel),
+        # B = 1 takes the dot-product path
+        for B in (17, 2, 1):
             m = make(mode, 3, 40, bidirectional=True, dtype=np.float64, seed=1)
             x = rng.standard_normal((4, B, 3))
             lengths = rng.integers(1, 5, B)
