@@ -330,13 +330,15 @@ static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
     }
 }
 
-/* c[i, r] = W[r0 + r, :] . a[i, :] for rows r0 <= r0 + r < r1 of W and rows
- * i < M of A (leading dimensions lda, ldc): the rows of W stay in L1 while
- * every row of A passes */
+/* c[i, r] = W[r, :] . a[i, :] for rows r0 <= r < r1 of W and rows i < M of A
+ * (leading dimensions lda, ldc): the rows of W stay in L1 while every row of A
+ * passes. back: the tiles of rows in reverse order (see forward). */
 static void FS_F(dot_rows)(int64_t M, int64_t r0, int64_t r1, int64_t K, const R *w,
-                           const R *a, int64_t lda, R *c, int64_t ldc)
+                           const R *a, int64_t lda, R *c, int64_t ldc, int back)
 {
-    for (int64_t r = r0; r < r1; r += FS_DR) {
+    const int64_t ntile = (r1 - r0 + FS_DR - 1) / FS_DR;
+    for (int64_t q = 0; q < ntile; q++) {
+        int64_t r = r0 + (back ? ntile - 1 - q : q) * FS_DR;
         int m = (int)(r1 - r < FS_DR ? r1 - r : FS_DR);
         for (int64_t i = 0; i < M; i++) {
             FS_F(dotv)(m, K, w + r * K, K, a + i * lda, c + i * ldc + r, 0);
@@ -657,16 +659,21 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         if (dotp) {
             /* this thread's units' input projections: only this thread reads them */
             for (int64_t g = 0; g < G; g++) {
-                FS_F(dot_rows)(T * B, g * H + u0, g * H + u1, I, w_ih, x, ld_x, L.act, GH);
+                FS_F(dot_rows)(T * B, g * H + u0, g * H + u1, I, w_ih, x, ld_x, L.act, GH, 0);
             }
         }
         R *hcur = hbuf, *hnext = hbuf + B * H;
         for (int64_t s = 0; s < T; s++) {
             int64_t ra = r1 < mact[s] ? r1 : mact[s]; /* rows past ra are all finished */
             if (dotp && ra > r0) {
-                for (int64_t g = 0; g < G; g++) {
+                /* every other step walks this thread's rows of w_hh backwards: when
+                 * they are a little more than its L2 holds, the rows used last are
+                 * still there (a cyclic walk would miss on every row) */
+                const int back = (int)(s & 1);
+                for (int64_t q = 0; q < G; q++) {
+                    int64_t g = back ? G - 1 - q : q;
                     FS_F(dot_rows)(ra - r0, u0, u1, H, w_hh + g * H * H, hcur + r0 * H, H,
-                                   gbuf + r0 * GHp + g * Hp, GHp);
+                                   gbuf + r0 * GHp + g * Hp, GHp, back);
                 }
             } else if (ra > r0 && u1 > u0) {
                 for (int64_t c = ch0; c < ch1; c++) {
