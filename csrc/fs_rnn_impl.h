@@ -14,7 +14,13 @@
  * for anybody. Threads split the batch rows (no synchronisation inside the
  * time loop) or, for batches too small to split, the chunks (one barrier per
  * step). Products over all time steps at once (the input projection, dx,
- * dw_ih, dw_hh) run as large GEMMs before / after the time loop. */
+ * dw_ih, dw_hh) run as large GEMMs before / after the time loop.
+ * Batch 1 forward with large weights (FS_DOT_MAXB, FS_DOT_MINW) is different: every product there is a
+ * matrix-vector product bound by reading the weights, so they are read in
+ * place as dot products (no packing, which would read them once more); each
+ * thread owns the input and recurrent rows of its hidden units, computes its
+ * units' input projections, then per step their recurrent products and gates,
+ * one barrier a step, its rows of w_hh staying in its own L2. */
 
 #define FS_F(name) FS_CAT(FS_CAT(name, RT), FS_SFX)
 #define V FS_F(vec)
@@ -251,6 +257,11 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * bound by the bandwidth of reading W, so packing W would cost as much again. */
 #ifndef FS_DOT_MAXB
 #define FS_DOT_MAXB 1 /* largest batch that takes this path */
+/* and the smallest w_hh in bytes: below it the packed product, whose packing is
+ * then cheap, is faster (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
+ * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
+ * here) */
+#define FS_DOT_MINW (512 << 10)
 #endif
 #if FS_REAL_IS_DOUBLE
 #define FS_IT int64_t
@@ -587,7 +598,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     const int mode = L.mode, rev = L.reverse, train = p->training;
     const int64_t GHp = G * Hp;
     /* small batches: products by dot products against the weights as they are */
-    const int dotp = B <= FS_DOT_MAXB;
+    const int dotp = B <= FS_DOT_MAXB && (size_t)(GH * H) * sizeof(R) >= FS_DOT_MINW;
 
     /* combined input bias: b_ih + b_hh, except GRU's n gate, whose b_hn sits inside r*(.) */
     R *bx = fs_take(&ar, (size_t)GH * sizeof(R));

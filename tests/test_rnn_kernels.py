@@ -77,16 +77,17 @@ def test_forward_matches_numpy(monkeypatch, simd, mode, dtype):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batch_one_matches_numpy(monkeypatch, simd, mode, dtype):
-    """Batch 1 takes its own path (dot products against the weights in place,
-    the threads splitting the hidden units): every cell, both directions,
-    lengths, h0/c0, one and two threads, hidden sizes off and on the tiles."""
+    """Batch 1 with w_hh of 512 KiB or more takes its own path (dot products
+    against the weights in place, the threads splitting the hidden units):
+    every cell, both directions, lengths, h0/c0, one and two threads, sizes off
+    and on the tiles; and smaller weights the packed path."""
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(12)
     for (T, I, H, layers, bidir, length, use_h0) in [
-            (6, 5, 37, 1, True, 4, True),      # H off every tile; a length < T
-            (5, 19, 70, 2, True, None, False),  # I, H off the tiles; 3 chunks over 2 threads
-            (4, 64, 64, 1, False, None, True),  # whole tiles, no tail
-            (3, 3, 1, 1, False, 2, True)]:      # one hidden unit
+            (5, 5, 370, 1, True, 3, True),       # H, K off every tile; a length < T
+            (3, 19, 370, 2, True, None, False),  # I off the tiles; 12 chunks over 2 threads
+            (3, 64, 384, 1, False, None, True),  # whole tiles, no tail
+            (3, 3, 1, 1, False, 2, True)]:       # one hidden unit (packed path)
         lengths = None if length is None else np.array([length])
         check_forward(mode, dtype, rng, T, 1, I, H, layers, bidir, lengths, use_h0)
 
