@@ -14,7 +14,13 @@
  * for anybody. Threads split the batch rows (no synchronisation inside the
  * time loop) or, for batches too small to split, the chunks (one barrier per
  * step). Products over all time steps at once (the input projection, dx,
- * dw_ih, dw_hh) run as large GEMMs before / after the time loop. */
+ * dw_ih, dw_hh) run as large GEMMs before / after the time loop.
+ * Batch 1 forward with large weights (FS_DOT_MAXB, FS_DOT_MINW) is different: every product there is a
+ * matrix-vector product bound by reading the weights, so they are read in
+ * place as dot products (no packing, which would read them once more); each
+ * thread owns the input and recurrent rows of its hidden units, computes its
+ * units' input projections, then per step their recurrent products and gates,
+ * one barrier a step, its rows of w_hh staying in its own L2. */
 
 #define FS_F(name) FS_CAT(FS_CAT(name, RT), FS_SFX)
 #define V FS_F(vec)
@@ -237,6 +243,116 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
             int m = (int)(r1 - i < MR ? r1 - i : MR);
             FS_F(ukr)(m, 0, kl, a + i * lda + k0, lda, pb + k0 * NR, c + i * ldc, ldc,
                       acc || k0 > 0);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- dot products */
+/* Products against weights in their own (PyTorch) layout, no packing: row r of
+ * W (N, K) is contiguous, so c[r] = W[r,:] . a is a dot product. A few rows at
+ * a time, one accumulator vector each; the accumulators are then summed
+ * across their lanes together by a transpose-reduce (log2(VL) levels of two
+ * shuffles and one add), which leaves the results in one vector. Serves the
+ * small batches, where a product per step is (nearly) a matrix-vector product
+ * bound by the bandwidth of reading W, so packing W would cost as much again. */
+#ifndef FS_DOT_MAXB
+#define FS_DOT_MAXB 1 /* largest batch that takes this path */
+/* and the smallest w_hh in bytes: below it the packed product, whose packing is
+ * then cheap, is faster (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
+ * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
+ * here) */
+#define FS_DOT_MINW (512 << 10)
+#endif
+#if FS_REAL_IS_DOUBLE
+#define FS_IT int64_t
+#else
+#define FS_IT int32_t
+#endif
+typedef FS_IT FS_F(ivec) __attribute__((vector_size(VB)));
+
+/* The shuffles of the transpose-reduce, level by level: a and b each hold
+ * VL / m rows of m partial sums (lane = row * m + p, m = VL >> level); lanes
+ * [0, VL/2) of the result take a's rows, the rest b's, each row the sum of its
+ * first and second m / 2 partial sums (lo + hi). */
+#define FS_HM(m) ((m) > 1 ? (m) / 2 : 1)
+#define FS_LO(l, m)                                                                   \
+    (((l) / (VL / 2)) * VL + (((l) % (VL / 2)) / FS_HM(m)) * (m) + ((l) % (VL / 2)) % FS_HM(m))
+#define FS_LOS(m)                                                                     \
+    {FS_LO(0, m),  FS_LO(1, m),  FS_LO(2, m),  FS_LO(3, m), FS_LO(4, m),  FS_LO(5, m),  \
+     FS_LO(6, m),  FS_LO(7, m),  FS_LO(8, m),  FS_LO(9, m), FS_LO(10, m), FS_LO(11, m), \
+     FS_LO(12, m), FS_LO(13, m), FS_LO(14, m), FS_LO(15, m)}
+static const FS_IT FS_F(fold_lo)[4][16] __attribute__((aligned(64))) = {FS_LOS(VL), FS_LOS(VL / 2), FS_LOS(VL / 4),
+                                            FS_LOS(VL / 8)};
+#undef FS_HM
+#undef FS_LO
+#undef FS_LOS
+
+static inline V FS_F(fold)(V a, V b, int level)
+{
+    FS_F(ivec) lo, hi;
+    memcpy(&lo, FS_F(fold_lo)[level], sizeof lo);
+    hi = lo + (FS_IT)((VL >> level) / 2);
+    return __builtin_shuffle(a, b, lo) + __builtin_shuffle(a, b, hi);
+}
+
+/* rows per dot-product tile: one accumulator vector each, 8 at most (the row
+ * pointers stay in general registers) */
+#define FS_DR (VL < 8 ? VL : 8)
+
+/* c[0:m] (= or +=) W[r, 0:K] . a[0:K] for rows r < m <= FS_DR of W (leading dimension ldw) */
+static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
+                       const R *FS_RESTRICT a, R *FS_RESTRICT c, int acc)
+{
+    V s[FS_DR];
+    const R *rp[FS_DR];
+#pragma GCC unroll 8
+    for (int r = 0; r < FS_DR; r++) {
+        s[r] = (V){0};
+        rp[r] = w + (r < m ? r : m - 1) * ldw; /* rows past m repeat the last, unused */
+    }
+    int64_t k = 0;
+    for (; k + VL <= K; k += VL) {
+        V av = *(const VU *)(a + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < FS_DR; r++) {
+            s[r] += *(const VU *)(rp[r] + k) * av;
+        }
+    }
+    /* FS_DR vectors of VL partial sums -> one vector of FS_DR sums (lanes past FS_DR repeat) */
+    int n = FS_DR;
+#pragma GCC unroll 4
+    for (int level = 0; (VL >> level) > 1; level++) {
+        if (n == 1) {
+            s[0] = FS_F(fold)(s[0], s[0], level);
+            continue;
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < n / 2; i++) {
+            s[i] = FS_F(fold)(s[2 * i], s[2 * i + 1], level);
+        }
+        n /= 2;
+    }
+    for (int r = 0; r < m; r++) {
+        R v = s[0][r];
+        for (int64_t kk = k; kk < K; kk++) {
+            v += rp[r][kk] * a[kk];
+        }
+        c[r] = acc ? c[r] + v : v;
+    }
+}
+
+/* c[i, r] = W[r, :] . a[i, :] for rows r0 <= r < r1 of W and rows i < M of A
+ * (leading dimensions lda, ldc): the rows of W stay in L1 while every row of A
+ * passes. back: the tiles of rows in reverse order (see forward). */
+static void FS_F(dot_rows)(int64_t M, int64_t r0, int64_t r1, int64_t K, const R *w,
+                           const R *a, int64_t lda, R *c, int64_t ldc, int back)
+{
+    const int64_t ntile = (r1 - r0 + FS_DR - 1) / FS_DR;
+    for (int64_t q = 0; q < ntile; q++) {
+        int64_t r = r0 + (back ? ntile - 1 - q : q) * FS_DR;
+        int m = (int)(r1 - r < FS_DR ? r1 - r : FS_DR);
+        for (int64_t i = 0; i < M; i++) {
+            FS_F(dotv)(m, K, w + r * K, K, a + i * lda, c + i * ldc + r, 0);
         }
     }
 }
@@ -481,6 +597,8 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                   nch = L.nch;
     const int mode = L.mode, rev = L.reverse, train = p->training;
     const int64_t GHp = G * Hp;
+    /* small batches: products by dot products against the weights as they are */
+    const int dotp = B <= FS_DOT_MAXB && (size_t)(GH * H) * sizeof(R) >= FS_DOT_MINW;
 
     /* combined input bias: b_ih + b_hh, except GRU's n gate, whose b_hn sits inside r*(.) */
     R *bx = fs_take(&ar, (size_t)GH * sizeof(R));
@@ -502,9 +620,12 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
 
     /* all input projections at once: act (T*B, GH) = x . w_ih^T; the biases are
      * added in the gate math, where they cost one cached load, not a pass over act */
-    fs_status st = FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, NULL, ar, nt);
-    if (st != FS_OK) {
-        return st;
+    if (!dotp) {
+        fs_status st =
+            FS_F(gemm)(T * B, GH, I, x, ld_x, 1, w_ih, 1, I, L.act, GH, 0, NULL, ar, nt);
+        if (st != FS_OK) {
+            return st;
+        }
     }
 
 #pragma omp parallel num_threads(nt)
@@ -512,7 +633,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         /* recurrent weights, per gate and chunk: wf[g][c][k][j] = w_hh[g*H + c*NR + j][k] */
 #pragma omp for schedule(static)
-        for (int64_t gc = 0; gc < G * nch; gc++) {
+        for (int64_t gc = 0; gc < (dotp ? 0 : G * nch); gc++) {
             int64_t g = gc / nch, c = gc % nch;
             R *dst = wf + gc * H * NR;
             for (int64_t j = 0; j < NR; j++) {
@@ -546,10 +667,26 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         int64_t r0, r1, ch0, ch1;
         FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
         const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
+        if (dotp) {
+            /* this thread's units' input projections: only this thread reads them */
+            for (int64_t g = 0; g < G; g++) {
+                FS_F(dot_rows)(T * B, g * H + u0, g * H + u1, I, w_ih, x, ld_x, L.act, GH, 0);
+            }
+        }
         R *hcur = hbuf, *hnext = hbuf + B * H;
         for (int64_t s = 0; s < T; s++) {
             int64_t ra = r1 < mact[s] ? r1 : mact[s]; /* rows past ra are all finished */
-            if (ra > r0 && u1 > u0) {
+            if (dotp && ra > r0) {
+                /* every other step walks this thread's rows of w_hh backwards: when
+                 * they are a little more than its L2 holds, the rows used last are
+                 * still there (a cyclic walk would miss on every row) */
+                const int back = (int)(s & 1);
+                for (int64_t q = 0; q < G; q++) {
+                    int64_t g = back ? G - 1 - q : q;
+                    FS_F(dot_rows)(ra - r0, u0, u1, H, w_hh + g * H * H, hcur + r0 * H, H,
+                                   gbuf + r0 * GHp + g * Hp, GHp, back);
+                }
+            } else if (ra > r0 && u1 > u0) {
                 for (int64_t c = ch0; c < ch1; c++) {
                     for (int64_t g = 0; g < G; g++) {
                         FS_F(panel_rows)(r0, ra, H, hcur, H, wf + (g * nch + c) * H * NR,
@@ -885,6 +1022,8 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
     return FS_OK;
 }
 
+#undef FS_DR
+#undef FS_IT
 #undef FS_F
 #undef V
 #undef VU

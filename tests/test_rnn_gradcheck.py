@@ -85,9 +85,10 @@ def test_gradients_on_every_simd_path(monkeypatch, simd):
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(7)
     for mode in MODES:
-        # B = 17 runs the threads on rows, B = 2 on hidden-unit chunks (H = 40 > one panel)
-        for B in (17, 2):
-            m = make(mode, 3, 40, bidirectional=True, dtype=np.float64, seed=1)
+        # B = 17 runs the threads on rows, B = 2 on hidden-unit chunks (H = 40 > one panel),
+        # B = 1 with H = 260 (w_hh >= 512 KiB in float64) takes the dot-product path
+        for B, H in ((17, 40), (2, 40), (1, 260)):
+            m = make(mode, 3, H, bidirectional=True, dtype=np.float64, seed=1)
             x = rng.standard_normal((4, B, 3))
             lengths = rng.integers(1, 5, B)
             fastseq.set_num_threads(2)

@@ -29,6 +29,34 @@ def weights_of(m):
     return w
 
 
+def check_forward(mode, dtype, rng, T, B, I, H, layers, bidir, lengths, use_h0, bias=True):
+    """forward (one and two threads) against the NumPy reference"""
+    m = make(mode, I, H, num_layers=layers, bidirectional=bidir, bias=bias, dtype=dtype, seed=1)
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    L = layers * m.num_directions
+    h0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
+    c0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
+    hx = (h0, c0) if (mode == "LSTM" and use_h0) else h0
+    ref_out, ref_h, ref_c = stack(mode, x, weights_of(m), layers, bidir,
+                                  h0=h0, c0=c0 if mode == "LSTM" else None, lengths=lengths)
+    tol = RTOL[np.dtype(dtype).name]["forward"]
+    for threads in (1, 2):
+        fastseq.set_num_threads(threads)
+        try:
+            out, state = m.forward(x, hx=hx, lengths=lengths)
+        finally:
+            fastseq.set_num_threads(None)
+        h_n = state[0] if mode == "LSTM" else state
+        assert rel_err(out, ref_out) <= tol
+        assert rel_err(h_n, ref_h) <= tol
+        if mode == "LSTM":
+            assert rel_err(state[1], ref_c) <= tol
+        if lengths is not None:
+            for b in range(B):
+                assert not out[lengths[b]:, b].any()  # zero past the length
+        assert out.dtype == dtype
+
+
 @pytest.mark.parametrize("simd", SIMD)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -41,31 +69,27 @@ def test_forward_matches_numpy(monkeypatch, simd, mode, dtype):
             (6, 11, 4, 37, 2, True, True, True, True),
             (4, 1, 3, 8, 1, True, True, True, False),
             (7, 20, 5, 33, 1, False, True, True, True)]:
-        m = make(mode, I, H, num_layers=layers, bidirectional=bidir, bias=bias, dtype=dtype, seed=1)
-        x = rng.standard_normal((T, B, I)).astype(dtype)
-        L = layers * m.num_directions
         lengths = rng.integers(1, T + 1, B) if use_len else None
-        h0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
-        c0 = rng.standard_normal((L, B, H)).astype(dtype) if use_h0 else None
-        hx = (h0, c0) if (mode == "LSTM" and use_h0) else h0
-        for threads in (1, 2):
-            fastseq.set_num_threads(threads)
-            try:
-                out, state = m.forward(x, hx=hx, lengths=lengths)
-            finally:
-                fastseq.set_num_threads(None)
-            ref_out, ref_h, ref_c = stack(mode, x, weights_of(m), layers, bidir,
-                                          h0=h0, c0=c0 if mode == "LSTM" else None, lengths=lengths)
-            tol = RTOL[np.dtype(dtype).name]["forward"]
-            h_n = state[0] if mode == "LSTM" else state
-            assert rel_err(out, ref_out) <= tol
-            assert rel_err(h_n, ref_h) <= tol
-            if mode == "LSTM":
-                assert rel_err(state[1], ref_c) <= tol
-            if lengths is not None:
-                for b in range(B):
-                    assert not out[lengths[b]:, b].any()  # zero past the length
-            assert out.dtype == dtype
+        check_forward(mode, dtype, rng, T, B, I, H, layers, bidir, lengths, use_h0, bias)
+
+
+@pytest.mark.parametrize("simd", SIMD)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_one_matches_numpy(monkeypatch, simd, mode, dtype):
+    """Batch 1 with w_hh of 512 KiB or more takes its own path (dot products
+    against the weights in place, the threads splitting the hidden units):
+    every cell, both directions, lengths, h0/c0, one and two threads, sizes off
+    and on the tiles; and smaller weights the packed path."""
+    monkeypatch.setenv("FASTSEQ_SIMD", simd)
+    rng = np.random.default_rng(12)
+    for (T, I, H, layers, bidir, length, use_h0) in [
+            (5, 5, 370, 1, True, 3, True),       # H, K off every tile; a length < T
+            (3, 19, 370, 2, True, None, False),  # I off the tiles; 12 chunks over 2 threads
+            (3, 64, 384, 1, False, None, True),  # whole tiles, no tail
+            (3, 3, 1, 1, False, 2, True)]:       # one hidden unit (packed path)
+        lengths = None if length is None else np.array([length])
+        check_forward(mode, dtype, rng, T, 1, I, H, layers, bidir, lengths, use_h0)
 
 
 @pytest.mark.parametrize("simd", SIMD)

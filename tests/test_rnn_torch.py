@@ -131,8 +131,10 @@ def test_dropout_only_between_layers_and_only_in_training():
 def test_larger_shapes_match_torch():
     """Shapes that use full micro-tiles and both threads (rows and chunks split)."""
     rng = np.random.default_rng(11)
-    for mode, B in (("LSTM", 64), ("GRU", 1), ("RNN_TANH", 16)):
-        m = make(mode, 48, 160, seed=2)
+    # batch 1 with w_hh >= 512 KiB: the dot-product forward, then backward from its workspace
+    for mode, B, H in (("LSTM", 64, 160), ("GRU", 1, 160), ("RNN_TANH", 16, 160),
+                       ("LSTM", 1, 370), ("GRU", 1, 370), ("RNN_RELU", 1, 370)):
+        m = make(mode, 48, H, seed=2)
         t = torch_twin(m, mode)
         x = rng.standard_normal((12, B, 48)).astype(np.float32)
         xt = torch.tensor(x, requires_grad=True)
