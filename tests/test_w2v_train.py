@@ -76,6 +76,19 @@ def test_one_thread_is_deterministic(demo_corpus):
     assert not np.array_equal(a.wv.vectors, c.wv.vectors)
 
 
+def test_initial_vectors(demo_corpus):
+    """Input vectors start uniform in (-4/d, 4/d), seeded; output weights at zero."""
+    m = Word2Vec(vector_size=50, negative=5, seed=3, progress=False)
+    m.build_vocab(corpus_file=str(demo_corpus))
+    v = m.wv.vectors
+    assert v.dtype == np.float32 and np.abs(v).max() < 4 / 50
+    assert abs(v.std() - (8 / 50) / np.sqrt(12)) < 0.02 * (8 / 50) / np.sqrt(12)
+    assert abs(v.mean()) < 1e-3 and not m.syn1neg.any()
+    again = Word2Vec(vector_size=50, negative=5, seed=3, progress=False)
+    again.build_vocab(corpus_file=str(demo_corpus))
+    np.testing.assert_array_equal(again.wv.vectors, v)
+
+
 def test_sentences_iterable_equals_file(demo_corpus):
     sents = [line.split() for line in open(demo_corpus)]
     kw = dict(sg=0, vector_size=16, epochs=2, workers=1, seed=5)
