@@ -28,6 +28,14 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
  * (or the request) has no F16C conversion, and then fs_kv_topk_half must not be used. */
 int fs_kv_half_level(int simd);
 
+/* The float16 copy fs_kv_topk_half reads: out (n, dim) = IEEE half bits of
+ * fl32(vectors[j] / norms[j]), rounded to nearest even; *unit_norm_max = the largest
+ * norm of those float32 unit rows (rows that are NaN, e.g. of zero norm, skipped;
+ * +inf when a row overflows). Threads share the rows. FS_ERR_ARG for bad sizes or a
+ * CPU without F16C (fs_kv_half_level(simd) == FS_SIMD_GENERIC). */
+fs_status fs_kv_half_build(uint16_t *out, const float *vectors, const float *norms, int64_t n,
+                           int64_t dim, int simd, int n_threads, double *unit_norm_max);
+
 /* Top-k of ONE query over n vectors, exactly as fs_kv_topk ranks
  *   dot(vectors[j], q) / norms[j]   (float32),
  * but found with a first pass over a float16 copy of the unit vectors, which reads

@@ -305,3 +305,28 @@ def test_float16_copy_follows_norms_and_settings(monkeypatch):
     kv.most_similar("w1")
     kv.most_similar_batch([["w1"], ["w2"]])
     assert calls == []
+
+
+@needs_half
+def test_float16_copy_is_numpy_rounding():
+    """half_build gives NumPy's float16 of the float32 unit rows, bit for bit, and the
+    largest unit-row norm; NaN rows (zero norm) are skipped, overflow is +inf."""
+    rng = np.random.default_rng(9)
+    V = (rng.standard_normal((1000, 37)) * rng.uniform(1e-3, 1e3, (1000, 1))).astype(np.float32)
+    V[5] = 0
+    N = np.linalg.norm(V, axis=1).astype(np.float32)
+    for threads in (1, 2):
+        U, top = _kv.half_build(V, N, -1, threads)
+        with np.errstate(invalid="ignore"):
+            want = (V / N[:, None]).astype(np.float16)
+        ok = ~np.isnan(want)
+        np.testing.assert_array_equal(U[ok], want.view(np.uint16)[ok])
+        assert np.isnan(U[5].view(np.float16)).all()
+        assert abs(top - 1) < 1e-5
+    N2 = N.copy()
+    N2[7] /= 1e6                                   # a stale norm: unit row far too long
+    assert abs(_kv.half_build(V, N2)[1] / 1e6 - 1) < 1e-5
+    N2[7] = 1e-38                                  # ... so long that it overflows
+    assert _kv.half_build(V, N2)[1] == np.inf
+    with pytest.raises(ValueError, match="norms has 999 entries"):
+        _kv.half_build(V, N[:999])

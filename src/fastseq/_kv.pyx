@@ -13,6 +13,8 @@ cdef extern from "fs_kv.h" nogil:
                          const int64_t *exclude_start, const int64_t *exclude,
                          int n_threads)
     int fs_kv_half_level(int simd)
+    fs_status fs_kv_half_build(uint16_t *out, const float *vectors, const float *norms, int64_t n,
+                               int64_t dim, int simd, int n_threads, double *unit_norm_max)
     fs_status fs_kv_topk_half(int64_t *out_idx, float *out_val, int64_t k, const float *q,
                               int64_t dim, const uint16_t *unit_half, const float *vectors,
                               const float *norms, int64_t n, double unit_norm_max,
@@ -71,6 +73,27 @@ def half_level(int simd=-1):
     """SIMD level of topk_half for a requested one (-1: the best): 1 AVX2, 2 AVX-512,
     or 0 when the CPU has no F16C conversion and topk_half cannot run."""
     return fs_kv_half_level(simd)
+
+
+def half_build(const float[:, ::1] vectors, const float[::1] norms, int simd=-1, int n_threads=1):
+    """The float16 copy of the unit vectors that topk_half reads: ``(U, unit_norm_max)``,
+    U (n, dim) uint16 half bits of fl32(vectors[j] / norms[j]) (round to nearest even),
+    unit_norm_max the largest norm of those unit rows (NaN rows skipped)."""
+    cdef int64_t n = vectors.shape[0], dim = vectors.shape[1]
+    if norms.shape[0] != n:
+        raise ValueError(f"half_build: norms has {norms.shape[0]} entries, vectors {n} rows")
+    if fs_kv_half_level(simd) == 0:
+        raise ValueError("half_build: this CPU has no F16C float16 conversion")
+    U = np.empty((n, dim), dtype=np.uint16)
+    if n == 0 or dim == 0:
+        return U, 0.0
+    cdef uint16_t[:, ::1] u = U
+    cdef double top = 0.0
+    cdef fs_status st
+    with nogil:
+        st = fs_kv_half_build(&u[0, 0], &vectors[0, 0], &norms[0], n, dim, simd, n_threads, &top)
+    check_status(st, "kv.half_build")
+    return U, top
 
 
 def topk_half(const float[::1] q, int64_t k, const uint16_t[:, ::1] unit_half,

@@ -336,18 +336,9 @@ class KeyedVectors:
         V, N = self.vectors, self.norms
         h = self._half
         if h is None or h[0] is not V or h[1] is not N:
-            U = np.empty(V.shape, dtype=np.float16)
-            top = 0.0
-            step = max(1, (1 << 22) // max(V.shape[1], 1))
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                for s in range(0, len(V), step):
-                    u = V[s:s + step] / N[s:s + step, None]
-                    U[s:s + step] = u          # IEEE round to nearest even
-                    r = np.sqrt(np.einsum("ij,ij->i", u, u, dtype=np.float64))
-                    r = r[~np.isnan(r)]
-                    top = max(top, float(r.max())) if r.size else top
-            ok = np.isfinite(top) and top <= 2.0
-            self._half = h = (V, N, U.view(np.uint16) if ok else None, top)
+            U, top = _kv.half_build(V, np.ascontiguousarray(N, dtype=np.float32), simd_level(),
+                                    get_num_threads())
+            self._half = h = (V, N, U if np.isfinite(top) and top <= 2.0 else None, top)
         return None if h[2] is None else (h[2], h[3])
 
     def _topk(self, Q, exclude, topn, n):
