@@ -99,7 +99,7 @@ static inline float FS_F(tanhr)(float x)
  * per k, aligned); A row-major with leading dimension lda (ukrN: a(i,k) =
  * a[i*lda + k]) or column-major (ukrT: a(i,k) = a[k*lda + i], the transposed
  * operand of dW = dA^T X, read in place without a copy). */
-#define FS_UKR_DEF(MRV, NAME, AIDX)                                                      \
+#define FS_UKR_DEF(MRV, NAME, AIDX, PF)                                                  \
     static void FS_F(NAME##MRV)(int64_t K, const R *FS_RESTRICT a, int64_t lda,          \
                                const R *FS_RESTRICT pb, R *FS_RESTRICT c, int64_t ldc,   \
                                int acc)                                                   \
@@ -113,6 +113,7 @@ static inline float FS_F(tanhr)(float x)
         for (int64_t k = 0; k < K; k++) {                                                 \
             V b0 = *(const V *)(pb + k * NR);                                             \
             V b1 = *(const V *)(pb + k * NR + VL);                                        \
+            PF;                                                                           \
             _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                        \
             {                                                                             \
                 R ai = a[AIDX];                                                           \
@@ -135,24 +136,30 @@ static inline float FS_F(tanhr)(float x)
 
 #define FS_AN (i * lda + k)
 #define FS_AT (k * lda + i)
-FS_UKR_DEF(2, ukrN, FS_AN)
-FS_UKR_DEF(3, ukrN, FS_AN)
-FS_UKR_DEF(4, ukrN, FS_AN)
-FS_UKR_DEF(2, ukrT, FS_AT)
-FS_UKR_DEF(3, ukrT, FS_AT)
-FS_UKR_DEF(4, ukrT, FS_AT)
+/* ukrT streams its tile of A (MRV values per k) once, from L2 or further: prefetched FS_PFK steps ahead */
+#define FS_PFK 48
+#define FS_NOPF ((void)0)
+#define FS_PFT __builtin_prefetch(a + (k + FS_PFK) * lda)
+FS_UKR_DEF(2, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(3, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(4, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(2, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(3, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(4, ukrT, FS_AT, FS_PFT)
 #if MR >= 6
-FS_UKR_DEF(5, ukrN, FS_AN)
-FS_UKR_DEF(6, ukrN, FS_AN)
-FS_UKR_DEF(5, ukrT, FS_AT)
-FS_UKR_DEF(6, ukrT, FS_AT)
+FS_UKR_DEF(5, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(6, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(5, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(6, ukrT, FS_AT, FS_PFT)
 #endif
 #if MR >= 8
-FS_UKR_DEF(7, ukrN, FS_AN)
-FS_UKR_DEF(8, ukrN, FS_AN)
-FS_UKR_DEF(7, ukrT, FS_AT)
-FS_UKR_DEF(8, ukrT, FS_AT)
+FS_UKR_DEF(7, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(8, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(7, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(8, ukrT, FS_AT, FS_PFT)
 #endif
+#undef FS_NOPF
+#undef FS_PFT
 #undef FS_AN
 #undef FS_AT
 
@@ -402,24 +409,42 @@ static inline void FS_F(put_tiled)(R *FS_RESTRICT dst, int64_t K, int64_t k, int
     }
 }
 
-static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
-                            const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
-                            const R *bias, fs_arena ar, int nt)
+/* One right-hand side of a product: C (M, N; ldc) against B, b(k,j) = B[k*brs + j*bcs]. */
+typedef struct {
+    int64_t N;
+    const R *B;
+    int64_t brs, bcs;
+    R *C;
+    int64_t ldc;
+} FS_F(gside);
+
+/* C_s = beta*C_s + op(A) . op(B_s) for the nsd <= 2 sides s, A read once for
+ * both (dW_ih and dW_hh share dA); bias (side 0 only) as in gemm below. */
+static fs_status FS_F(gemm2)(int64_t M, int64_t K, const R *A, int64_t ars, int64_t acs,
+                             const FS_F(gside) * sd, int nsd, int beta, const R *bias,
+                             fs_arena ar, int nt)
 {
-    if (M <= 0 || N <= 0) {
+    const int64_t np0 = (sd[0].N + NR - 1) / NR;
+    const int64_t npan = np0 + (nsd > 1 ? (sd[1].N + NR - 1) / NR : 0);
+    if (M <= 0 || npan <= 0) {
         return FS_OK;
     }
     if (K <= 0) {
-        if (!beta || bias) {
+        for (int si = 0; si < nsd; si++) {
+            const int64_t N = sd[si].N, ldc = sd[si].ldc;
+            R *C = sd[si].C;
+            const R *bs = si == 0 ? bias : NULL;
+            if (beta && !bs) {
+                continue;
+            }
             for (int64_t i = 0; i < M; i++) {
                 for (int64_t j = 0; j < N; j++) {
-                    C[i * ldc + j] = (beta ? C[i * ldc + j] : (R)0) + (bias ? bias[j] : (R)0);
+                    C[i * ldc + j] = (beta ? C[i * ldc + j] : (R)0) + (bs ? bs[j] : (R)0);
                 }
             }
         }
         return FS_OK;
     }
-    const int64_t npan = (N + NR - 1) / NR;
     R *pb = fs_take(&ar, (size_t)(npan * K * NR) * sizeof(R));
     if (!pb) {
         return FS_ERR_NOMEM;
@@ -449,7 +474,10 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < npan; q++) {
             R *dst = pb + q * K * NR;
-            int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+            const FS_F(gside) *e = sd + (q >= np0);
+            const R *B = e->B;
+            const int64_t brs = e->brs, bcs = e->bcs;
+            int64_t j0 = (q >= np0 ? q - np0 : q) * NR, nj = e->N - j0 < NR ? e->N - j0 : NR;
             if (bcs == 1) {
                 for (int64_t k = 0; k < K; k++) {
                     const R *src = B + k * brs + j0;
@@ -504,7 +532,11 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                 int64_t q1 = (nb + 1) * npb < npan ? (nb + 1) * npb : npan;
                 for (int64_t q = nb * npb; q < q1; q++) {
                     const R *panel = pb + q * K * NR;
-                    int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+                    const FS_F(gside) *e = sd + (q >= np0);
+                    R *C = e->C;
+                    const int64_t ldc = e->ldc;
+                    const R *bs = q >= np0 ? NULL : bias;
+                    int64_t j0 = (q >= np0 ? q - np0 : q) * NR, nj = e->N - j0 < NR ? e->N - j0 : NR;
                     /* a full panel accumulates straight into C, an edge one into ctile */
                     const int full = nj == NR;
                     R *dst = full ? C + i0 * ldc + j0 : ctile;
@@ -519,17 +551,17 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                                       acc);
                         }
                     }
-                    if (full && bias) {
+                    if (full && bs) {
                         for (int64_t r = 0; r < mi; r++) {
                             for (int64_t j = 0; j < NR; j++) {
-                                dst[r * ldc + j] += bias[j0 + j];
+                                dst[r * ldc + j] += bs[j0 + j];
                             }
                         }
                     } else if (!full) {
                         R *c = C + i0 * ldc + j0;
                         for (int64_t r = 0; r < mi; r++) {
                             for (int64_t j = 0; j < nj; j++) {
-                                R v = ctile[r * NR + j] + (bias ? bias[j0 + j] : (R)0);
+                                R v = ctile[r * NR + j] + (bs ? bs[j0 + j] : (R)0);
                                 c[r * ldc + j] = beta ? c[r * ldc + j] + v : v;
                             }
                         }
@@ -539,6 +571,14 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
         }
     }
     return (fs_status)err;
+}
+
+static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
+                            const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
+                            const R *bias, fs_arena ar, int nt)
+{
+    const FS_F(gside) sd = {N, B, brs, bcs, C, ldc};
+    return FS_F(gemm2)(M, K, A, ars, acs, &sd, 1, beta, bias, ar, nt);
 }
 
 /* ---------------------------------------------------------------- layout helpers */
@@ -609,10 +649,9 @@ static size_t FS_F(scratch_need)(const fs_rnn_params *p, int backward, int nt)
             fs_round64(nch * GH * NR * sz) + fs_round64(2 * B * GH * sz) +
             fs_round64(2 * B * Hp * sz) + fs_round64(B * H * sz);
     size_t g1 = FS_F(gemm_need)((int64_t)I, (int64_t)GH, 1, nt);
-    size_t g2 = FS_F(gemm_need)((int64_t)I, (int64_t)(T * B), 0, nt);
-    size_t g3 = FS_F(gemm_need)((int64_t)H, (int64_t)(T * B), 0, nt);
-    size_t g = g1 > g2 ? g1 : g2;
-    return need + (g > g3 ? g : g3);
+    /* dW_ih and dW_hh together: their panels, one edge panel each at most */
+    size_t g2 = FS_F(gemm_need)((int64_t)(I + H + NR), (int64_t)(T * B), 0, nt);
+    return need + (g1 > g2 ? g1 : g2);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -1019,17 +1058,21 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
             return st;
         }
     }
-    if (dw_ih) {
-        st = FS_F(gemm)(GH, I, K, dat, 0, 0, x, ld_x, 1, dw_ih, I, 1, NULL, ar, nt);
-        if (st != FS_OK) {
-            return st;
+    /* dW_ih = dA^T x, dW_hh = dAh^T h_prev: one product when dA is both */
+    const FS_F(gside) wi = {I, x, ld_x, 1, dw_ih, I}, wh = {H, L.hprev, H, 1, dw_hh, H};
+    if (dw_ih && dw_hh && dat == daht) {
+        const FS_F(gside) both[2] = {wi, wh};
+        st = FS_F(gemm2)(GH, K, dat, 0, 0, both, 2, 1, NULL, ar, nt);
+    } else {
+        if (dw_ih) {
+            st = FS_F(gemm2)(GH, K, dat, 0, 0, &wi, 1, 1, NULL, ar, nt);
+        }
+        if (dw_hh && st == FS_OK) {
+            st = FS_F(gemm2)(GH, K, daht, 0, 0, &wh, 1, 1, NULL, ar, nt);
         }
     }
-    if (dw_hh) {
-        st = FS_F(gemm)(GH, H, K, daht, 0, 0, L.hprev, H, 1, dw_hh, H, 1, NULL, ar, nt);
-        if (st != FS_OK) {
-            return st;
-        }
+    if (st != FS_OK) {
+        return st;
     }
     if (db_ih || db_hh) {
         /* column sums of the tiled dA, a tile (MR columns) at a time */
