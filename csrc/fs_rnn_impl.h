@@ -99,7 +99,7 @@ static inline float FS_F(tanhr)(float x)
  * per k, aligned); A row-major with leading dimension lda (ukrN: a(i,k) =
  * a[i*lda + k]) or column-major (ukrT: a(i,k) = a[k*lda + i], the transposed
  * operand of dW = dA^T X, read in place without a copy). */
-#define FS_UKR_DEF(MRV, NAME, AIDX)                                                      \
+#define FS_UKR_DEF(MRV, NAME, AIDX, PF)                                                  \
     static void FS_F(NAME##MRV)(int64_t K, const R *FS_RESTRICT a, int64_t lda,          \
                                const R *FS_RESTRICT pb, R *FS_RESTRICT c, int64_t ldc,   \
                                int acc)                                                   \
@@ -113,6 +113,7 @@ static inline float FS_F(tanhr)(float x)
         for (int64_t k = 0; k < K; k++) {                                                 \
             V b0 = *(const V *)(pb + k * NR);                                             \
             V b1 = *(const V *)(pb + k * NR + VL);                                        \
+            PF;                                                                           \
             _Pragma("GCC unroll 16") for (int i = 0; i < MRV; i++)                        \
             {                                                                             \
                 R ai = a[AIDX];                                                           \
@@ -135,24 +136,30 @@ static inline float FS_F(tanhr)(float x)
 
 #define FS_AN (i * lda + k)
 #define FS_AT (k * lda + i)
-FS_UKR_DEF(2, ukrN, FS_AN)
-FS_UKR_DEF(3, ukrN, FS_AN)
-FS_UKR_DEF(4, ukrN, FS_AN)
-FS_UKR_DEF(2, ukrT, FS_AT)
-FS_UKR_DEF(3, ukrT, FS_AT)
-FS_UKR_DEF(4, ukrT, FS_AT)
+/* ukrT streams its tile of A (MRV values per k) once, from L2 or further: prefetched FS_PFK steps ahead */
+#define FS_PFK 48
+#define FS_NOPF ((void)0)
+#define FS_PFT __builtin_prefetch(a + (k + FS_PFK) * lda)
+FS_UKR_DEF(2, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(3, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(4, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(2, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(3, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(4, ukrT, FS_AT, FS_PFT)
 #if MR >= 6
-FS_UKR_DEF(5, ukrN, FS_AN)
-FS_UKR_DEF(6, ukrN, FS_AN)
-FS_UKR_DEF(5, ukrT, FS_AT)
-FS_UKR_DEF(6, ukrT, FS_AT)
+FS_UKR_DEF(5, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(6, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(5, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(6, ukrT, FS_AT, FS_PFT)
 #endif
 #if MR >= 8
-FS_UKR_DEF(7, ukrN, FS_AN)
-FS_UKR_DEF(8, ukrN, FS_AN)
-FS_UKR_DEF(7, ukrT, FS_AT)
-FS_UKR_DEF(8, ukrT, FS_AT)
+FS_UKR_DEF(7, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(8, ukrN, FS_AN, FS_NOPF)
+FS_UKR_DEF(7, ukrT, FS_AT, FS_PFT)
+FS_UKR_DEF(8, ukrT, FS_AT, FS_PFT)
 #endif
+#undef FS_NOPF
+#undef FS_PFT
 #undef FS_AN
 #undef FS_AT
 
@@ -357,14 +364,40 @@ static void FS_F(dot_rows)(int64_t M, int64_t r0, int64_t r1, int64_t K, const R
     }
 }
 
+/* ---------------------------------------------------------------- packing */
+/* One panel from a matrix whose panel columns are its rows: dst[k*NR + j] =
+ * src[j*ld + k*ks] for j < nj (0 for nj <= j < NR), k < K. k outermost: each
+ * panel row is stored whole (contiguous), the NR source rows are read a value
+ * at a time but stay in L1 between values of k; j outermost stored one value
+ * every NR, which made packing w_hh 6 % of LSTM H512 B16 inference. */
+static void FS_F(pack_t)(R *FS_RESTRICT dst, const R *FS_RESTRICT src, int64_t ld, int64_t ks,
+                         int64_t nj, int64_t K)
+{
+    for (int64_t k = 0; k < K; k++) {
+        R *d = dst + k * NR;
+        const R *s = src + k * ks;
+        if (nj == NR) {
+#pragma omp simd
+            for (int64_t j = 0; j < NR; j++) {
+                d[j] = s[j * ld];
+            }
+        } else {
+            for (int64_t j = 0; j < NR; j++) {
+                d[j] = j < nj ? s[j * ld] : (R)0;
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- general product */
 /* C (M, N; ldc) = beta*C + op(A) . op(B) (+ bias[j]), a(i,k) = A[i*ars + k*acs],
  * b(k,j) = B[k*brs + j*bcs]. B is packed into panels once. A is read in place
- * when it is row-major (acs == 1); otherwise each block of rows is copied into
- * MR-row tiles stored k-major (the layout ukrT reads), which for the transposed
- * A of dW = dA^T X (ars == 1) is a copy of contiguous runs. Reading such an A in
- * place would stride by the row length, often a multiple of 4 KiB, where every
- * k lands in the same L1 set. Opens its own parallel region. */
+ * when it is row-major (acs == 1) or already tiled (acs == 0: the layout of
+ * put_tiled below, which backward writes dA in as it computes it); otherwise
+ * each block of rows is copied into MR-row tiles stored k-major (the layout ukrT
+ * reads). Reading a transposed A (dW = dA^T X) in place would stride by the row
+ * length, often a multiple of 4 KiB, where every k lands in the same L1 set.
+ * Opens its own parallel region. */
 #define FS_GEMM_MC 64
 #define FS_GEMM_MCR ((FS_GEMM_MC + MR - 1) / MR * MR)
 
@@ -373,35 +406,77 @@ static size_t FS_F(gemm_need)(int64_t N, int64_t K, int64_t acs, int nt)
 {
     size_t npan = (size_t)((N + NR - 1) / NR);
     size_t need = fs_round64(npan * (size_t)K * NR * sizeof(R));
-    if (acs != 1) {
+    if (acs > 1) {
         need += (size_t)nt * fs_round64((size_t)FS_GEMM_MCR * (size_t)K * sizeof(R));
     }
     return need;
 }
 
-static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
-                            const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
-                            const R *bias, fs_arena ar, int nt)
+/* The tiled layout of a transposed operand, (M, K) for a product over K: rows
+ * in tiles of MR, tile t holding a(t*MR + r, k) at t*K*MR + k*MR + r, i.e. MR
+ * values per k, contiguous in k (what ukrT reads). put_tiled stores a(c, k) =
+ * src[c] for c0 <= c < c1: one column of it, in runs of at most MR. */
+static inline void FS_F(put_tiled)(R *FS_RESTRICT dst, int64_t K, int64_t k, int64_t c0,
+                                   int64_t c1, const R *FS_RESTRICT src)
 {
-    if (M <= 0 || N <= 0) {
+    int64_t c = c0;
+    while (c < c1) {
+        int64_t r = c % MR, n = MR - r < c1 - c ? MR - r : c1 - c;
+        R *d = dst + (c / MR) * K * MR + k * MR + r;
+        if (n == MR) {
+            memcpy(d, src + c, MR * sizeof(R));
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                d[i] = src[c + i];
+            }
+        }
+        c += n;
+    }
+}
+
+/* One right-hand side of a product: C (M, N; ldc) against B, b(k,j) = B[k*brs + j*bcs]. */
+typedef struct {
+    int64_t N;
+    const R *B;
+    int64_t brs, bcs;
+    R *C;
+    int64_t ldc;
+} FS_F(gside);
+
+/* C_s = beta*C_s + op(A) . op(B_s) for the nsd <= 2 sides s, A read once for
+ * both (dW_ih and dW_hh share dA); bias (side 0 only) as in gemm below. */
+static fs_status FS_F(gemm2)(int64_t M, int64_t K, const R *A, int64_t ars, int64_t acs,
+                             const FS_F(gside) * sd, int nsd, int beta, const R *bias,
+                             fs_arena ar, int nt)
+{
+    const int64_t np0 = (sd[0].N + NR - 1) / NR;
+    const int64_t npan = np0 + (nsd > 1 ? (sd[1].N + NR - 1) / NR : 0);
+    if (M <= 0 || npan <= 0) {
         return FS_OK;
     }
     if (K <= 0) {
-        if (!beta || bias) {
+        for (int si = 0; si < nsd; si++) {
+            const int64_t N = sd[si].N, ldc = sd[si].ldc;
+            R *C = sd[si].C;
+            const R *bs = si == 0 ? bias : NULL;
+            if (beta && !bs) {
+                continue;
+            }
             for (int64_t i = 0; i < M; i++) {
                 for (int64_t j = 0; j < N; j++) {
-                    C[i * ldc + j] = (beta ? C[i * ldc + j] : (R)0) + (bias ? bias[j] : (R)0);
+                    C[i * ldc + j] = (beta ? C[i * ldc + j] : (R)0) + (bs ? bs[j] : (R)0);
                 }
             }
         }
         return FS_OK;
     }
-    const int64_t npan = (N + NR - 1) / NR;
     R *pb = fs_take(&ar, (size_t)(npan * K * NR) * sizeof(R));
     if (!pb) {
         return FS_ERR_NOMEM;
     }
-    const int64_t nmb = (M + FS_GEMM_MC - 1) / FS_GEMM_MC;
+    /* blocks of rows; a whole number of tiles when A comes tiled */
+    const int64_t mc = acs == 0 ? FS_GEMM_MCR : FS_GEMM_MC;
+    const int64_t nmb = (M + mc - 1) / mc;
     /* jobs are (row block, group of panels); enough groups to keep every thread busy */
     int64_t nnb = (4 * (int64_t)nt + nmb - 1) / nmb;
     nnb = nnb < 1 ? 1 : (nnb > npan ? npan : nnb);
@@ -413,7 +488,7 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
     }
     R *ablk_all = NULL;
     const size_t ablk_stride = fs_round64((size_t)FS_GEMM_MCR * (size_t)K * sizeof(R)) / sizeof(R);
-    if (acs != 1) {
+    if (acs > 1) {
         ablk_all = fs_take(&ar, (size_t)nt * ablk_stride * sizeof(R));
         if (!ablk_all) {
             return FS_ERR_NOMEM;
@@ -424,7 +499,10 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < npan; q++) {
             R *dst = pb + q * K * NR;
-            int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+            const FS_F(gside) *e = sd + (q >= np0);
+            const R *B = e->B;
+            const int64_t brs = e->brs, bcs = e->bcs;
+            int64_t j0 = (q >= np0 ? q - np0 : q) * NR, nj = e->N - j0 < NR ? e->N - j0 : NR;
             if (bcs == 1) {
                 for (int64_t k = 0; k < K; k++) {
                     const R *src = B + k * brs + j0;
@@ -436,32 +514,24 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                     }
                 }
             } else {
-                for (int64_t j = 0; j < NR; j++) {
-                    if (j < nj) {
-                        const R *src = B + (j0 + j) * bcs;
-                        for (int64_t k = 0; k < K; k++) {
-                            dst[k * NR + j] = src[k * brs];
-                        }
-                    } else {
-                        for (int64_t k = 0; k < K; k++) {
-                            dst[k * NR + j] = 0;
-                        }
-                    }
-                }
+                FS_F(pack_t)(dst, B + j0 * bcs, bcs, brs, nj, K);
             }
         }
         R ctile[FS_GEMM_MCR * NR] __attribute__((aligned(64)));
         const int trans = acs != 1;
-        R *ablk = trans ? ablk_all + (size_t)omp_get_thread_num() * ablk_stride : NULL;
+        R *ablk = acs > 1 ? ablk_all + (size_t)omp_get_thread_num() * ablk_stride : NULL;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t mb = 0; mb < nmb; mb++) {
             for (int64_t nb = 0; nb < nnb; nb++) {
-                int64_t i0 = mb * FS_GEMM_MC, mi = M - i0 < FS_GEMM_MC ? M - i0 : FS_GEMM_MC;
+                int64_t i0 = mb * mc, mi = M - i0 < mc ? M - i0 : mc;
                 const R *a;
                 int64_t lda;
                 if (acs == 1) {
                     a = A + i0 * ars;
                     lda = ars;
+                } else if (acs == 0) {
+                    a = A + i0 * K;
+                    lda = MR;
                 } else {
                     /* tile t holds rows i0 + t*MR + r as ablk[t*K*MR + k*MR + r] */
                     for (int64_t k = 0; k < K; k++) {
@@ -476,7 +546,11 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                 int64_t q1 = (nb + 1) * npb < npan ? (nb + 1) * npb : npan;
                 for (int64_t q = nb * npb; q < q1; q++) {
                     const R *panel = pb + q * K * NR;
-                    int64_t j0 = q * NR, nj = N - j0 < NR ? N - j0 : NR;
+                    const FS_F(gside) *e = sd + (q >= np0);
+                    R *C = e->C;
+                    const int64_t ldc = e->ldc;
+                    const R *bs = q >= np0 ? NULL : bias;
+                    int64_t j0 = (q >= np0 ? q - np0 : q) * NR, nj = e->N - j0 < NR ? e->N - j0 : NR;
                     /* a full panel accumulates straight into C, an edge one into ctile */
                     const int full = nj == NR;
                     R *dst = full ? C + i0 * ldc + j0 : ctile;
@@ -491,17 +565,17 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
                                       acc);
                         }
                     }
-                    if (full && bias) {
+                    if (full && bs) {
                         for (int64_t r = 0; r < mi; r++) {
                             for (int64_t j = 0; j < NR; j++) {
-                                dst[r * ldc + j] += bias[j0 + j];
+                                dst[r * ldc + j] += bs[j0 + j];
                             }
                         }
                     } else if (!full) {
                         R *c = C + i0 * ldc + j0;
                         for (int64_t r = 0; r < mi; r++) {
                             for (int64_t j = 0; j < nj; j++) {
-                                R v = ctile[r * NR + j] + (bias ? bias[j0 + j] : (R)0);
+                                R v = ctile[r * NR + j] + (bs ? bs[j0 + j] : (R)0);
                                 c[r * ldc + j] = beta ? c[r * ldc + j] + v : v;
                             }
                         }
@@ -511,6 +585,14 @@ static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t
         }
     }
     return (fs_status)err;
+}
+
+static fs_status FS_F(gemm)(int64_t M, int64_t N, int64_t K, const R *A, int64_t ars, int64_t acs,
+                            const R *B, int64_t brs, int64_t bcs, R *C, int64_t ldc, int beta,
+                            const R *bias, fs_arena ar, int nt)
+{
+    const FS_F(gside) sd = {N, B, brs, bcs, C, ldc};
+    return FS_F(gemm2)(M, K, A, ars, acs, &sd, 1, beta, bias, ar, nt);
 }
 
 /* ---------------------------------------------------------------- layout helpers */
@@ -575,14 +657,15 @@ static size_t FS_F(scratch_need)(const fs_rnn_params *p, int backward, int nt)
                 fs_round64(2 * B * H * sz) + fs_round64(B * H * sz);
         return need + FS_F(gemm_need)((int64_t)GH, (int64_t)I, 1, nt);
     }
-    need += fs_round64(T * B * GH * sz) * (p->mode == FS_RNN_GRU ? 2 : 1) +
+    const size_t GHt = (GH + MR - 1) / MR * MR; /* dA tiled: whole tiles */
+    need += fs_round64(T * B * GH * sz) +
+            fs_round64(T * B * GHt * sz) * (p->mode == FS_RNN_GRU ? 2 : 1) +
             fs_round64(nch * GH * NR * sz) + fs_round64(2 * B * GH * sz) +
             fs_round64(2 * B * Hp * sz) + fs_round64(B * H * sz);
     size_t g1 = FS_F(gemm_need)((int64_t)I, (int64_t)GH, 1, nt);
-    size_t g2 = FS_F(gemm_need)((int64_t)I, (int64_t)(T * B), 2, nt);
-    size_t g3 = FS_F(gemm_need)((int64_t)H, (int64_t)(T * B), 2, nt);
-    size_t g = g1 > g2 ? g1 : g2;
-    return need + (g > g3 ? g : g3);
+    /* dW_ih and dW_hh together: their panels, one edge panel each at most */
+    size_t g2 = FS_F(gemm_need)((int64_t)(I + H + NR), (int64_t)(T * B), 0, nt);
+    return need + (g1 > g2 ? g1 : g2);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -635,13 +718,8 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
 #pragma omp for schedule(static)
         for (int64_t gc = 0; gc < (dotp ? 0 : G * nch); gc++) {
             int64_t g = gc / nch, c = gc % nch;
-            R *dst = wf + gc * H * NR;
-            for (int64_t j = 0; j < NR; j++) {
-                int64_t u = c * NR + j;
-                for (int64_t k = 0; k < H; k++) {
-                    dst[k * NR + j] = u < H ? w_hh[(g * H + u) * H + k] : (R)0;
-                }
-            }
+            int64_t nj = H - c * NR < NR ? H - c * NR : NR;
+            FS_F(pack_t)(wf + gc * H * NR, w_hh + (g * H + c * NR) * H, H, 1, nj, H);
         }
         /* outputs past a length are zero; so are the saved states there (backward reads them) */
 #pragma omp for schedule(static)
@@ -803,15 +881,20 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
     const int mode = L.mode, rev = L.reverse;
     const int two = mode == FS_RNN_GRU; /* GRU: the recurrent side sees r * da_n */
 
-    /* dA (T, B, GH): gradient of the pre-activations, input side; dAh: recurrent side */
-    R *da = fs_take(&ar, (size_t)(T * B * GH) * sizeof(R));
-    R *dah = two ? fs_take(&ar, (size_t)(T * B * GH) * sizeof(R)) : da;
+    /* dA (T, B, GH): gradient of the pre-activations, input side (for dx); the
+     * same transposed and tiled for the weight gradients (see put_tiled), written
+     * as it is computed so that dW = dA^T X needs no transposing copy: dat the
+     * input side, daht the recurrent side (GRU: r * da_n in the n gate) */
+    const int64_t K = T * B, GHt = (GH + MR - 1) / MR * MR;
+    R *da = fs_take(&ar, (size_t)(K * GH) * sizeof(R));
+    R *dat = fs_take(&ar, (size_t)(K * GHt) * sizeof(R));
+    R *daht = two ? fs_take(&ar, (size_t)(K * GHt) * sizeof(R)) : dat;
     R *wb = fs_take(&ar, (size_t)(nch * GH * NR) * sizeof(R));
     R *sbuf = fs_take(&ar, (size_t)(2 * B * GH) * sizeof(R)); /* this step's dAh, double-buffered */
     R *dhbuf = fs_take(&ar, (size_t)(2 * B * Hp) * sizeof(R));
     R *dcbuf = fs_take(&ar, (size_t)(B * H) * sizeof(R));
     fs_status st = FS_OK;
-    if (!da || !dah || !wb || !sbuf || !dhbuf || !dcbuf) {
+    if (!da || !dat || !daht || !wb || !sbuf || !dhbuf || !dcbuf) {
         return FS_ERR_NOMEM;
     }
 
@@ -835,8 +918,9 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
             for (int64_t b = 0; b < B; b++) {
                 if (t >= len[b]) {
                     memset(da + (t * B + b) * GH, 0, (size_t)GH * sizeof(R));
-                    if (two) {
-                        memset(dah + (t * B + b) * GH, 0, (size_t)GH * sizeof(R));
+                    for (int64_t q = 0; q < GHt / MR; q++) {
+                        memset(dat + (q * K + t * B + b) * MR, 0, MR * sizeof(R));
+                        memset(daht + (q * K + t * B + b) * MR, 0, MR * sizeof(R));
                     }
                 }
             }
@@ -911,7 +995,6 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
                 } else if (mode == FS_RNN_GRU) {
                     const R *hh = L.aux + tb * H;
                     const R *hp = L.hprev + tb * H;
-                    R *dh2 = dah + tb * GH;
 #pragma omp simd
                     for (int64_t j = u0; j < u1; j++) {
                         R dh = dcb[j] + (go ? go[j] : (R)0);
@@ -922,9 +1005,6 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
                         d[j] = dr;
                         d[H + j] = dz;
                         d[2 * H + j] = dn;
-                        dh2[j] = dr;
-                        dh2[H + j] = dz;
-                        dh2[2 * H + j] = dn * rg;
                         sr[j] = dr;
                         sr[H + j] = dz;
                         sr[2 * H + j] = dn * rg;
@@ -947,6 +1027,12 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
                         d[j] = v;
                         sr[j] = v;
                         dnb[j] = 0;
+                    }
+                }
+                for (int64_t g = 0; g < L.G; g++) {
+                    FS_F(put_tiled)(dat, K, tb, g * H + u0, g * H + u1, d);
+                    if (two) {
+                        FS_F(put_tiled)(daht, K, tb, g * H + u0, g * H + u1, sr);
                     }
                 }
             }
@@ -981,40 +1067,45 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
             return st;
         }
     }
-    if (dw_ih) {
-        st = FS_F(gemm)(GH, I, T * B, da, 1, GH, x, ld_x, 1, dw_ih, I, 1, NULL, ar, nt);
-        if (st != FS_OK) {
-            return st;
+    /* dW_ih = dA^T x, dW_hh = dAh^T h_prev: one product when dA is both */
+    const FS_F(gside) wi = {I, x, ld_x, 1, dw_ih, I}, wh = {H, L.hprev, H, 1, dw_hh, H};
+    if (dw_ih && dw_hh && dat == daht) {
+        const FS_F(gside) both[2] = {wi, wh};
+        st = FS_F(gemm2)(GH, K, dat, 0, 0, both, 2, 1, NULL, ar, nt);
+    } else {
+        if (dw_ih) {
+            st = FS_F(gemm2)(GH, K, dat, 0, 0, &wi, 1, 1, NULL, ar, nt);
+        }
+        if (dw_hh && st == FS_OK) {
+            st = FS_F(gemm2)(GH, K, daht, 0, 0, &wh, 1, 1, NULL, ar, nt);
         }
     }
-    if (dw_hh) {
-        st = FS_F(gemm)(GH, H, T * B, dah, 1, GH, L.hprev, H, 1, dw_hh, H, 1, NULL, ar, nt);
-        if (st != FS_OK) {
-            return st;
-        }
+    if (st != FS_OK) {
+        return st;
     }
     if (db_ih || db_hh) {
+        /* column sums of the tiled dA, a tile (MR columns) at a time */
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t j0 = 0; j0 < GH; j0 += 64) {
-            int64_t j1 = j0 + 64 < GH ? j0 + 64 : GH;
-            R si[64], sh[64];
-            for (int64_t j = 0; j < 64; j++) {
-                si[j] = 0;
-                sh[j] = 0;
+        for (int64_t q = 0; q < GHt / MR; q++) {
+            R si[MR], sh[MR];
+            for (int64_t r = 0; r < MR; r++) {
+                si[r] = 0;
+                sh[r] = 0;
             }
-            for (int64_t r = 0; r < T * B; r++) {
-                const R *d1 = da + r * GH, *d2 = dah + r * GH;
-                for (int64_t j = j0; j < j1; j++) {
-                    si[j - j0] += d1[j];
-                    sh[j - j0] += d2[j];
+            const R *d1 = dat + q * K * MR, *d2 = daht + q * K * MR;
+            for (int64_t k = 0; k < K; k++) {
+#pragma omp simd
+                for (int64_t r = 0; r < MR; r++) {
+                    si[r] += d1[k * MR + r];
+                    sh[r] += d2[k * MR + r];
                 }
             }
-            for (int64_t j = j0; j < j1; j++) {
+            for (int64_t r = 0; r < MR && q * MR + r < GH; r++) {
                 if (db_ih) {
-                    db_ih[j] += si[j - j0];
+                    db_ih[q * MR + r] += si[r];
                 }
                 if (db_hh) {
-                    db_hh[j] += sh[j - j0];
+                    db_hh[q * MR + r] += sh[r];
                 }
             }
         }
