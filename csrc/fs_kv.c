@@ -156,6 +156,84 @@ static int64_t fs_kv_topk_row(fs_kv_item *FS_RESTRICT heap, int64_t k,
     return size;
 }
 
+/* Queries q0 .. q0 + len (len <= FS_KV_QCHUNK) of a transposed score matrix: the k best
+ * of column q, scores_t[j, q] / norms[j], into heaps[t * k ..]; sizes out. */
+#define FS_KV_QCHUNK 16
+FS_KV_CLONES
+static void fs_kv_topk_cols_chunk(fs_kv_item *FS_RESTRICT heaps, int64_t *sizes, int64_t k,
+                                  const float *FS_RESTRICT scores_t, int64_t n, int64_t ld,
+                                  int64_t q0, int len, const float *FS_RESTRICT norms,
+                                  const int64_t *exclude_start, const int64_t *exclude)
+{
+    float thr[FS_KV_QCHUNK], buf[FS_KV_QCHUNK];
+    for (int t = 0; t < FS_KV_QCHUNK; t++) {
+        thr[t] = -INFINITY;
+    }
+    for (int t = 0; t < len; t++) {
+        sizes[t] = 0;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        const float *row = scores_t + j * ld + q0;
+        const float nj = norms ? norms[j] : 1.0f;
+        int hit = 0;
+        for (int t = 0; t < len; t++) {
+            buf[t] = norms ? row[t] / nj : row[t];
+            hit |= buf[t] > thr[t];
+        }
+        if (!hit) {
+            continue;
+        }
+        for (int t = 0; t < len; t++) {
+            if (!(buf[t] > thr[t])) {
+                continue;
+            }
+            if (exclude_start) {
+                int64_t a = exclude_start[q0 + t], b = exclude_start[q0 + t + 1];
+                if (b > a && fs_kv_excluded(j, exclude + a, b - a)) {
+                    continue;
+                }
+            }
+            thr[t] = fs_kv_offer(heaps + t * k, k, sizes + t, (fs_kv_item){buf[t], j});
+        }
+    }
+}
+
+fs_status fs_kv_topk_cols(int64_t *out_idx, float *out_val, int64_t k, const float *scores_t,
+                          int64_t n, int64_t n_query, const float *norms,
+                          const int64_t *exclude_start, const int64_t *exclude, int n_threads)
+{
+    if (k < 1 || n_query < 0 || n < 0 || n_threads < 1) {
+        return FS_ERR_ARG;
+    }
+    const int64_t n_chunks = (n_query + FS_KV_QCHUNK - 1) / FS_KV_QCHUNK;
+    int failed = 0;
+#pragma omp parallel num_threads(n_threads) if (n_chunks > 1)
+    {
+        fs_kv_item *heaps = malloc(sizeof(fs_kv_item) * (size_t)(FS_KV_QCHUNK * k));
+        int64_t sizes[FS_KV_QCHUNK];
+        if (!heaps) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            if (!heaps) {
+                continue;
+            }
+            int64_t q0 = c * FS_KV_QCHUNK;
+            int len = (int)(n_query - q0 < FS_KV_QCHUNK ? n_query - q0 : FS_KV_QCHUNK);
+            fs_kv_topk_cols_chunk(heaps, sizes, k, scores_t, n, n_query, q0, len, norms,
+                                  exclude_start, exclude);
+            for (int t = 0; t < len; t++) {
+                fs_kv_drain(heaps + t * k, sizes[t], k, out_idx + (q0 + t) * k,
+                            out_val + (q0 + t) * k);
+            }
+        }
+        free(heaps);
+    }
+    return failed ? FS_ERR_NOMEM : FS_OK;
+}
+
 fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
                      const float *scores, int64_t n_query, int64_t n,
                      const float *norms,

@@ -23,6 +23,12 @@ fs_status fs_kv_topk(int64_t *out_idx, float *out_val, int64_t k,
                      const int64_t *exclude_start, const int64_t *exclude,
                      int n_threads);
 
+/* fs_kv_topk on the transposed score matrix scores_t (n, n_query) row-major, the layout
+ * of vectors . queries^T: column q holds query q's scores. Same outputs and rules. */
+fs_status fs_kv_topk_cols(int64_t *out_idx, float *out_val, int64_t k, const float *scores_t,
+                          int64_t n, int64_t n_query, const float *norms,
+                          const int64_t *exclude_start, const int64_t *exclude, int n_threads);
+
 /* The SIMD level fs_kv_topk_half runs at for a requested level (FS_SIMD_AUTO: the
  * best the CPU has): FS_SIMD_AVX2 or FS_SIMD_AVX512, or FS_SIMD_GENERIC when the CPU
  * (or the request) has no F16C conversion, and then fs_kv_topk_half must not be used. */

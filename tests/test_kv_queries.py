@@ -330,3 +330,34 @@ def test_float16_copy_is_numpy_rounding():
     assert _kv.half_build(V, N2)[1] == np.inf
     with pytest.raises(ValueError, match="norms has 999 entries"):
         _kv.half_build(V, N[:999])
+
+
+def test_topk_transposed_equals_rows():
+    """The column-wise top-k (scores laid out as vectors . queries^T) equals the row-wise."""
+    rng = np.random.default_rng(4)
+    S = rng.standard_normal((37, 1000)).astype(np.float32)
+    S[3, [5] + list(range(10, 20))] = 10.0  # ties: the lower column first
+    S[5, ::3] = np.nan                      # NaN never chosen
+    norms = (rng.random(1000) + 0.5).astype(np.float32)
+    ex = [list(rng.integers(0, 1000, rng.integers(0, 4))) for _ in range(37)]
+    starts = np.cumsum([0] + [len(e) for e in ex]).astype(np.int64)
+    flat = np.array(sum(ex, []), dtype=np.int64)
+    for threads in (1, 2):
+        for k in (1, 9, 1200):
+            want = _kv.topk(S, k, norms, starts, flat, n_threads=threads)
+            got = _kv.topk(np.ascontiguousarray(S.T), k, norms, starts, flat, n_threads=threads, transposed=True)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+    T = _kv.topk(np.ascontiguousarray(S.T), 11, None, n_threads=2, transposed=True)[0]
+    assert T[3].tolist() == [5] + list(range(10, 20))
+
+
+def test_batch_product_paths_agree(monkeypatch):
+    """Blocks of queries through fastseq's own product and through NumPy's give the same answers."""
+    from fastseq import keyedvectors
+    kv = make_kv(n=3000, dim=40, seed=6)
+    queries = [[f"w{i}"] for i in range(0, 3000, 11)]
+    ours = kv.most_similar_batch(queries, topn=8)
+    monkeypatch.setattr(keyedvectors, "_GEMM_MIN_QUERIES", 10 ** 9)
+    for got, want in zip(ours, kv.most_similar_batch(queries, topn=8)):
+        assert_same(got, want, tol=1e-6)

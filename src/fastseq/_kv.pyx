@@ -12,6 +12,9 @@ cdef extern from "fs_kv.h" nogil:
                          const float *norms,
                          const int64_t *exclude_start, const int64_t *exclude,
                          int n_threads)
+    fs_status fs_kv_topk_cols(int64_t *out_idx, float *out_val, int64_t k, const float *scores_t,
+                              int64_t n, int64_t n_query, const float *norms,
+                              const int64_t *exclude_start, const int64_t *exclude, int n_threads)
     int fs_kv_half_level(int simd)
     fs_status fs_kv_half_build(uint16_t *out, const float *vectors, const float *norms, int64_t n,
                                int64_t dim, int simd, int n_threads, double *unit_norm_max)
@@ -27,12 +30,14 @@ cdef extern from "fs_kv.h" nogil:
 
 
 def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
-         const int64_t[::1] exclude_start=None, const int64_t[::1] exclude=None, int n_threads=1):
-    """Best ``k`` columns of each row of ``scores`` (divided by ``norms`` when given).
+         const int64_t[::1] exclude_start=None, const int64_t[::1] exclude=None, int n_threads=1,
+         bint transposed=False):
+    """Best ``k`` columns of each row of ``scores`` (divided by ``norms`` when given);
+    with ``transposed``, ``scores`` is (n, n_query) and each query is a column.
 
     Returns ``(idx, val)``, both ``(n_query, k)``: int64 columns and float32 values,
     best first, ties to the lower column; -1 / -inf pad rows with fewer candidates."""
-    cdef int64_t nq = scores.shape[0], n = scores.shape[1]
+    cdef int64_t nq = scores.shape[1 if transposed else 0], n = scores.shape[0 if transposed else 1]
     if k < 1:
         raise ValueError(f"topk: k must be >= 1, got {k}")
     if norms is not None and norms.shape[0] != n:
@@ -54,7 +59,7 @@ def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
     cdef const int64_t *pes = NULL
     cdef const int64_t *pe = NULL
     cdef const float *ps = NULL
-    if n > 0:
+    if n > 0 and nq > 0:
         ps = &scores[0, 0]
     if norms is not None and n > 0:
         pn = &norms[0]
@@ -64,7 +69,10 @@ def topk(const float[:, ::1] scores, int64_t k, const float[::1] norms=None,
             pe = &exclude[0]
     cdef fs_status st
     with nogil:
-        st = fs_kv_topk(&oi[0, 0], &ov[0, 0], k, ps, nq, n, pn, pes, pe, n_threads)
+        if transposed:
+            st = fs_kv_topk_cols(&oi[0, 0], &ov[0, 0], k, ps, n, nq, pn, pes, pe, n_threads)
+        else:
+            st = fs_kv_topk(&oi[0, 0], &ov[0, 0], k, ps, nq, n, pn, pes, pe, n_threads)
     check_status(st, "kv.topk")
     return idx, val
 
