@@ -361,3 +361,7 @@ def test_batch_product_paths_agree(monkeypatch):
     monkeypatch.setattr(keyedvectors, "_GEMM_MIN_QUERIES", 10 ** 9)
     for got, want in zip(ours, kv.most_similar_batch(queries, topn=8)):
         assert_same(got, want, tol=1e-6)
+    monkeypatch.setattr(keyedvectors, "_GEMM_MIN_QUERIES", 8)
+    monkeypatch.setenv("FASTSEQ_SIMD", "generic")       # no AVX2: NumPy's product
+    for got, want in zip(kv.most_similar_batch(queries, topn=8), ours):
+        assert_same(got, want, tol=1e-6)

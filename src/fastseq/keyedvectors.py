@@ -363,13 +363,14 @@ class KeyedVectors:
                 return idx[None, :], val[None, :]
         norms = np.ascontiguousarray(self.norms[:n], dtype=np.float32)
         step = self._block_rows(n)
+        wide_simd = _kv.half_level(simd_level()) > 0     # AVX2 or AVX-512 (else: OpenBLAS)
         for s in range(0, B, step):
             Qb = np.ascontiguousarray(Q[s:s + step], dtype=np.float32)
             ex = exclude[s:s + step]
             starts = np.zeros(len(ex) + 1, dtype=np.int64)
             np.cumsum([len(e) for e in ex], out=starts[1:])
             flat = np.fromiter((i for e in ex for i in e), dtype=np.int64, count=int(starts[-1]))
-            if len(Qb) >= _GEMM_MIN_QUERIES:
+            if len(Qb) >= _GEMM_MIN_QUERIES and wide_simd:
                 # vectors . queries^T with the recurrent kernels' product (AVX-512/AVX2 micro-
                 # kernel: ~2x NumPy's OpenBLAS at these shapes here), top-k down the columns
                 St = np.empty((n, len(Qb)), dtype=np.float32)
