@@ -304,12 +304,13 @@ fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_
     return st;
 }
 
-fs_status fs_rnn_pointwise_f32(int op, const float *x, float *y, int64_t n, int simd)
+fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
+                               int simd)
 {
     fs_status st;
     if (n < 0 || (n > 0 && (!x || !y))) {
         return FS_ERR_ARG;
     }
-    FS_DISPATCH(simd, pointwise, f32, op, x, y, n);
+    FS_DISPATCH(simd, pointwise, f32, op, x, x2, y, n);
     return st;
 }

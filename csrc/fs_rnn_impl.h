@@ -41,6 +41,10 @@ static inline R FS_F(tanhr)(R x)
 {
     return tanh(x);
 }
+static inline R FS_F(sigm_tanh)(R xs, R xt)
+{
+    return FS_F(sigm)(xs) * tanh(xt);
+}
 #else
 /* exp and expm1 for float, branch-free so that loops over them vectorise:
  * x = n ln2 + r, |r| <= ln2/2 (n rounded with the 1.5 * 2^23 trick, no rint
@@ -96,12 +100,25 @@ static inline float FS_F(tanhr)(float x)
     float e = p * sc + (sc - 1.0f);
     return __builtin_copysignf(e / (e + 2.0f), x);
 }
+/* sigmoid(xs) tanh(xt) = e / ((1 + e^-xs) (e + 2)) with one divide (the LSTM's
+ * h = o tanh(c)). Where the denominator overflows (xs < -69), the result
+ * rounds to 0: an absolute error under 1e-30. */
+static inline float FS_F(sigm_tanh)(float xs, float xt)
+{
+    float a = __builtin_fabsf(xt);
+    a = a > 9.1f ? 9.1f : a;
+    float sc;
+    float p = FS_F(expm1_core)(2.0f * a, &sc);
+    float e = p * sc + (sc - 1.0f);
+    return __builtin_copysignf(e / ((1.0f + FS_F(expf)(-xs)) * (e + 2.0f)), xt);
+}
 #endif
 
 #if !FS_REAL_IS_DOUBLE
-/* y[i] = f(x[i]), f = e^x (op 0), sigmoid (1), tanh (2): the gate math's own
- * functions, exposed for the accuracy tests */
-static fs_status FS_F(pointwise)(int op, const float *x, float *y, int64_t n)
+/* y[i] = f(x[i]), f = e^x (op 0), sigmoid (1), tanh (2), or sigmoid(x[i])
+ * tanh(x2[i]) (op 3): the gate math's own functions, exposed for the accuracy
+ * tests */
+static fs_status FS_F(pointwise)(int op, const float *x, const float *x2, float *y, int64_t n)
 {
     if (op == 0) {
 #pragma omp simd
@@ -117,6 +134,11 @@ static fs_status FS_F(pointwise)(int op, const float *x, float *y, int64_t n)
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
             y[i] = FS_F(tanhr)(x[i]);
+        }
+    } else if (op == 3 && x2) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = FS_F(sigm_tanh)(x[i], x2[i]);
         }
     } else {
         return FS_ERR_ARG;
@@ -823,7 +845,25 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         sv[j] = hp[j];
                     }
                 }
-                if (mode == FS_RNN_LSTM) {
+                if (mode == FS_RNN_LSTM && !train) {
+                    /* inference: nothing kept for backward, so no gate values nor
+                     * cell states stored (the act rows stay clean in the cache,
+                     * nothing written back), and o is not needed on its own:
+                     * h = sigm_tanh, one divide fewer. Same arithmetic as below:
+                     * the same results. */
+                    R *cs = cbuf + b * H;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
+                        R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
+                        R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
+                        R cn = fg * cs[j] + ig * gg;
+                        R h = FS_F(sigm_tanh)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j], cn);
+                        cs[j] = cn;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                } else if (mode == FS_RNN_LSTM) {
                     R *cs = cbuf + b * H;
                     R *csave = L.aux + tb * H;
 #pragma omp simd
@@ -831,9 +871,10 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
                         R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
                         R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
-                        R og = FS_F(sigm)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R xo = a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j];
+                        R og = FS_F(sigm)(xo);
                         R cn = fg * cs[j] + ig * gg;
-                        R h = og * FS_F(tanhr)(cn);
+                        R h = FS_F(sigm_tanh)(xo, cn);
                         a[j] = ig;
                         a[H + j] = fg;
                         a[2 * H + j] = gg;
