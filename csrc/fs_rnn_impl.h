@@ -41,9 +41,18 @@ static inline R FS_F(tanhr)(R x)
 {
     return tanh(x);
 }
-static inline R FS_F(sigm_tanh)(R xs, R xt)
+/* e^-x, and the sigmoid and sigmoid(x) tanh(xt) from it (the LSTM's o and h share it) */
+static inline R FS_F(expn)(R x)
 {
-    return FS_F(sigm)(xs) * tanh(xt);
+    return exp(-x);
+}
+static inline R FS_F(sigm_e)(R e)
+{
+    return 1.0 / (1.0 + e);
+}
+static inline R FS_F(sigm_tanh_e)(R e, R xt)
+{
+    return 1.0 / (1.0 + e) * tanh(xt);
 }
 #else
 /* exp and expm1 for float, branch-free so that loops over them vectorise:
@@ -100,19 +109,32 @@ static inline float FS_F(tanhr)(float x)
     float e = p * sc + (sc - 1.0f);
     return __builtin_copysignf(e / (e + 2.0f), x);
 }
-/* sigmoid(xs) tanh(xt) = e / ((1 + e^-xs) (e + 2)) with one divide (the LSTM's
- * h = o tanh(c)). Where the denominator overflows (xs < -69), the result
- * rounds to 0: an absolute error under 1e-30. */
-static inline float FS_F(sigm_tanh)(float xs, float xt)
+/* e^-x (clamped as expf), and the sigmoid 1 / (1 + e^-x) from it */
+static inline float FS_F(expn)(float x)
+{
+    return FS_F(expf)(-x);
+}
+static inline float FS_F(sigm_e)(float en)
+{
+    return 1.0f / (1.0f + en);
+}
+/* sigmoid(xs) tanh(xt) = e / ((1 + en) (e + 2)) with en = expn(xs), one divide
+ * (the LSTM's h = o tanh(c), sharing en with o). Where the denominator
+ * overflows (xs < -69), the result rounds to 0: an absolute error under 1e-30. */
+static inline float FS_F(sigm_tanh_e)(float en, float xt)
 {
     float a = __builtin_fabsf(xt);
     a = a > 9.1f ? 9.1f : a;
     float sc;
     float p = FS_F(expm1_core)(2.0f * a, &sc);
     float e = p * sc + (sc - 1.0f);
-    return __builtin_copysignf(e / ((1.0f + FS_F(expf)(-xs)) * (e + 2.0f)), xt);
+    return __builtin_copysignf(e / ((1.0f + en) * (e + 2.0f)), xt);
 }
 #endif
+static inline R FS_F(sigm_tanh)(R xs, R xt)
+{
+    return FS_F(sigm_tanh_e)(FS_F(expn)(xs), xt);
+}
 
 #if !FS_REAL_IS_DOUBLE
 /* y[i] = f(x[i]), f = e^x (op 0), sigmoid (1), tanh (2), or sigmoid(x[i])
@@ -849,7 +871,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                     /* inference: nothing kept for backward, so no gate values nor
                      * cell states stored (the act rows stay clean in the cache,
                      * nothing written back), and o is not needed on its own:
-                     * h = sigm_tanh, one divide fewer. Same arithmetic as below:
+                     * h = sigm_tanh_e, one divide fewer. Same arithmetic as below:
                      * the same results. */
                     R *cs = cbuf + b * H;
 #pragma omp simd
@@ -858,7 +880,8 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
                         R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
                         R cn = fg * cs[j] + ig * gg;
-                        R h = FS_F(sigm_tanh)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j], cn);
+                        R eo = FS_F(expn)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R h = FS_F(sigm_tanh_e)(eo, cn);
                         cs[j] = cn;
                         hn[j] = h;
                         o[j] = h;
@@ -871,10 +894,10 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
                         R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
                         R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
-                        R xo = a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j];
-                        R og = FS_F(sigm)(xo);
+                        R eo = FS_F(expn)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R og = FS_F(sigm_e)(eo);
                         R cn = fg * cs[j] + ig * gg;
-                        R h = FS_F(sigm_tanh)(xo, cn);
+                        R h = FS_F(sigm_tanh_e)(eo, cn);
                         a[j] = ig;
                         a[H + j] = fg;
                         a[2 * H + j] = gg;
