@@ -199,6 +199,8 @@ static void call_end(fs_call *c)
 #define backward_f64_avx2 backward_f64_generic
 #define gemm_f32_avx512 gemm_f32_generic
 #define gemm_f32_avx2 gemm_f32_generic
+#define pointwise_f32_avx512 pointwise_f32_generic
+#define pointwise_f32_avx2 pointwise_f32_generic
 #endif
 
 #define FS_DEFINE_API(R_, RTS)                                                                \
@@ -299,5 +301,16 @@ fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_
     FS_DISPATCH(simd, gemm, f32, M, N, K, A, lda, 1, B, 1, ldb, C, ldc, beta ? 1 : 0, NULL, ar,
                 n_threads);
     free(buf);
+    return st;
+}
+
+fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
+                               int simd)
+{
+    fs_status st;
+    if (n < 0 || (n > 0 && (!x || !y))) {
+        return FS_ERR_ARG;
+    }
+    FS_DISPATCH(simd, pointwise, f32, op, x, x2, y, n);
     return st;
 }

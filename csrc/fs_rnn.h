@@ -106,4 +106,10 @@ fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_
                          const float *B, int64_t ldb, float *C, int64_t ldc, int beta,
                          int simd, int n_threads);
 
+/* y[i] = f(x[i]) for i < n in float32 with the gate math's own functions:
+ * op 0 e^x, 1 sigmoid, 2 tanh, 3 sigmoid(x[i]) tanh(x2[i]) (for the accuracy
+ * tests; x2 is read by op 3 only) */
+fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
+                               int simd);
+
 #endif

@@ -41,56 +41,131 @@ static inline R FS_F(tanhr)(R x)
 {
     return tanh(x);
 }
-#else
-/* exp for float, branch-free so that loops over it vectorise: x = n ln2 + r,
- * |r| <= ln2/2, e^r by its Taylor series to r^7 (error < 1e-8 relative), 2^n
- * put into the exponent bits. Inputs are clamped to [-87, 88] (finite, normal
- * results); NaN stays NaN. */
-static inline float FS_F(expf)(float x)
+/* e^-x, and the sigmoid and sigmoid(x) tanh(xt) from it (the LSTM's o and h share it) */
+static inline R FS_F(expn)(R x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* round to nearest with the 1.5 * 2^23 trick (no rint call, vectorises) */
+    return exp(-x);
+}
+static inline R FS_F(sigm_e)(R e)
+{
+    return 1.0 / (1.0 + e);
+}
+static inline R FS_F(sigm_tanh_e)(R e, R xt)
+{
+    return 1.0 / (1.0 + e) * tanh(xt);
+}
+#else
+/* exp and expm1 for float, branch-free so that loops over them vectorise:
+ * x = n ln2 + r, |r| <= ln2/2 (n rounded with the 1.5 * 2^23 trick, no rint
+ * call; ln2 split in two so that r is exact to float rounding), then
+ * e^r - 1 = r P(r), P of degree 5 fitted for the least maximum relative error
+ * on |r| <= ln2/2 (2.3e-8 in exact arithmetic; one FMA fewer than e^r's
+ * Taylor series to r^7, which was as accurate), and 2^n put into the exponent
+ * bits. The caller clamps x so that n stays in [-126, 127]. NaN stays NaN. */
+static inline float FS_F(expm1_core)(float x, float *sc)
+{
     float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145752f;
     r = r - n * 1.42860677e-6f;
-    float q = 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
-    q = q * r + 1.0f;
+    float q = 0.00138888729f;
+    q = q * r + 0.00836907607f;
+    q = q * r + 0.0416671373f;
+    q = q * r + 0.166665062f;
+    q = q * r + 0.49999997f;
     q = q * r + 1.0f;
     union {
         int32_t i;
         float f;
     } s;
     s.i = ((int32_t)n + 127) << 23;
-    return q * s.f;
+    *sc = s.f;
+    return r * q; /* e^x = 2^n (1 + r q), e^x - 1 = 2^n r q + (2^n - 1) */
+}
+/* e^x, inputs clamped to [-87, 88] (finite, normal results) */
+static inline float FS_F(expf)(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float sc;
+    float p = FS_F(expm1_core)(x, &sc);
+    return p * sc + sc;
 }
 static inline float FS_F(sigm)(float x)
 {
     return 1.0f / (1.0f + FS_F(expf)(-x));
 }
-/* tanh: odd Taylor polynomial for |x| < 0.4 (where 1 - 2/(e^2x + 1) would
- * cancel), 1 - 2/(e^2|x| + 1) beyond; relative error a few 1e-7. */
+/* tanh |x| = e / (e + 2), e = e^(2|x|) - 1, the sign copied back from x.
+ * Computing e^(2|x|) - 1 from 2^n r P(r) + (2^n - 1), two terms >= 0, has no
+ * cancellation, so the relative error stays ~1e-7 near 0, where
+ * 1 - 2 / (e^(2|x|) + 1) would lose it (this replaces an odd Taylor series
+ * for |x| < 0.4 that was computed for every x, plus the blend). |x| is clamped
+ * to 9.1, beyond which tanh rounds to 1 in float. */
 static inline float FS_F(tanhr)(float x)
 {
-    float a = x < 0.0f ? -x : x;
-    float e = FS_F(expf)(2.0f * a);
-    float big = 1.0f - 2.0f / (e + 1.0f);
-    float x2 = x * x;
-    float q = -929569.0f / 638512875.0f;
-    q = q * x2 + 21844.0f / 6081075.0f;
-    q = q * x2 - 1382.0f / 155925.0f;
-    q = q * x2 + 62.0f / 2835.0f;
-    q = q * x2 - 17.0f / 315.0f;
-    q = q * x2 + 2.0f / 15.0f;
-    q = q * x2 - 1.0f / 3.0f;
-    float small = a + a * x2 * q;
-    float t = a < 0.4f ? small : big;
-    return x < 0.0f ? -t : t;
+    float a = __builtin_fabsf(x);
+    a = a > 9.1f ? 9.1f : a;
+    float sc;
+    float p = FS_F(expm1_core)(2.0f * a, &sc);
+    float e = p * sc + (sc - 1.0f);
+    return __builtin_copysignf(e / (e + 2.0f), x);
+}
+/* e^-x (clamped as expf), and the sigmoid 1 / (1 + e^-x) from it */
+static inline float FS_F(expn)(float x)
+{
+    return FS_F(expf)(-x);
+}
+static inline float FS_F(sigm_e)(float en)
+{
+    return 1.0f / (1.0f + en);
+}
+/* sigmoid(xs) tanh(xt) = e / ((1 + en) (e + 2)) with en = expn(xs), one divide
+ * (the LSTM's h = o tanh(c), sharing en with o). Where the denominator
+ * overflows (xs < -69), the result rounds to 0: an absolute error under 1e-30. */
+static inline float FS_F(sigm_tanh_e)(float en, float xt)
+{
+    float a = __builtin_fabsf(xt);
+    a = a > 9.1f ? 9.1f : a;
+    float sc;
+    float p = FS_F(expm1_core)(2.0f * a, &sc);
+    float e = p * sc + (sc - 1.0f);
+    return __builtin_copysignf(e / ((1.0f + en) * (e + 2.0f)), xt);
+}
+#endif
+static inline R FS_F(sigm_tanh)(R xs, R xt)
+{
+    return FS_F(sigm_tanh_e)(FS_F(expn)(xs), xt);
+}
+
+#if !FS_REAL_IS_DOUBLE
+/* y[i] = f(x[i]), f = e^x (op 0), sigmoid (1), tanh (2), or sigmoid(x[i])
+ * tanh(x2[i]) (op 3): the gate math's own functions, exposed for the accuracy
+ * tests */
+static fs_status FS_F(pointwise)(int op, const float *x, const float *x2, float *y, int64_t n)
+{
+    if (op == 0) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = FS_F(expf)(x[i]);
+        }
+    } else if (op == 1) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = FS_F(sigm)(x[i]);
+        }
+    } else if (op == 2) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = FS_F(tanhr)(x[i]);
+        }
+    } else if (op == 3 && x2) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            y[i] = FS_F(sigm_tanh)(x[i], x2[i]);
+        }
+    } else {
+        return FS_ERR_ARG;
+    }
+    return FS_OK;
 }
 #endif
 
@@ -792,7 +867,26 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         sv[j] = hp[j];
                     }
                 }
-                if (mode == FS_RNN_LSTM) {
+                if (mode == FS_RNN_LSTM && !train) {
+                    /* inference: nothing kept for backward, so no gate values nor
+                     * cell states stored (the act rows stay clean in the cache,
+                     * nothing written back), and o is not needed on its own:
+                     * h = sigm_tanh_e, one divide fewer. Same arithmetic as below:
+                     * the same results. */
+                    R *cs = cbuf + b * H;
+#pragma omp simd
+                    for (int64_t j = u0; j < u1; j++) {
+                        R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
+                        R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
+                        R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
+                        R cn = fg * cs[j] + ig * gg;
+                        R eo = FS_F(expn)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R h = FS_F(sigm_tanh_e)(eo, cn);
+                        cs[j] = cn;
+                        hn[j] = h;
+                        o[j] = h;
+                    }
+                } else if (mode == FS_RNN_LSTM) {
                     R *cs = cbuf + b * H;
                     R *csave = L.aux + tb * H;
 #pragma omp simd
@@ -800,9 +894,10 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         R ig = FS_F(sigm)(a[j] + gh[j] + bx[j]);
                         R fg = FS_F(sigm)(a[H + j] + gh[Hp + j] + bx[H + j]);
                         R gg = FS_F(tanhr)(a[2 * H + j] + gh[2 * Hp + j] + bx[2 * H + j]);
-                        R og = FS_F(sigm)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R eo = FS_F(expn)(a[3 * H + j] + gh[3 * Hp + j] + bx[3 * H + j]);
+                        R og = FS_F(sigm_e)(eo);
                         R cn = fg * cs[j] + ig * gg;
-                        R h = og * FS_F(tanhr)(cn);
+                        R h = FS_F(sigm_tanh_e)(eo, cn);
                         a[j] = ig;
                         a[H + j] = fg;
                         a[2 * H + j] = gg;

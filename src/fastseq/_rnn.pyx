@@ -201,3 +201,33 @@ def gemm_nt(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c, bint 
                             &b[0, 0], b.shape[1], &c[0, 0], c.shape[1], accumulate, simd,
                             n_threads)
     check_status(st, "rnn.gemm_nt")
+
+
+
+cdef extern from "fs_rnn.h" nogil:
+    fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
+                                   int simd)
+
+POINTWISE = {"exp": 0, "sigmoid": 1, "tanh": 2, "sigmoid_tanh": 3}
+
+
+def pointwise(str fn, const float[::1] x, float[::1] y, int simd=-1, const float[::1] x2=None):
+    """y = fn(x) elementwise (fn: "exp", "sigmoid", "tanh", or "sigmoid_tanh":
+    sigmoid(x) tanh(x2)) with the float32 functions of the gate math, on the given
+    SIMD path (-1: the best)."""
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"y: expected ({x.shape[0]},), got ({y.shape[0]},)")
+    if fn not in POINTWISE:
+        raise ValueError(f"fn: expected one of {sorted(POINTWISE)}, got {fn!r}")
+    cdef int op = POINTWISE[fn]
+    if (op == 3) != (x2 is not None):
+        raise ValueError("x2: given for, and only for, sigmoid_tanh")
+    if x2 is not None and x2.shape[0] != x.shape[0]:
+        raise ValueError(f"x2: expected ({x.shape[0]},), got ({x2.shape[0]},)")
+    cdef const float *x2p = &x2[0] if x2 is not None and x2.shape[0] > 0 else NULL
+    cdef fs_status st
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        st = fs_rnn_pointwise_f32(op, &x[0], x2p, &y[0], x.shape[0], simd)
+    check_status(st, "rnn.pointwise")
