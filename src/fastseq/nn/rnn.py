@@ -6,8 +6,7 @@ import math
 import numpy as np
 
 from .. import _rnn
-from .._threads import get_num_threads
-from ..word2vec import _simd_level
+from .._threads import get_num_threads, simd_level
 from .module import Module, Parameter, as_float_array, is_inference_mode
 
 
@@ -157,7 +156,7 @@ class RNNBase(Module):
             h0 = self._check_state("hx", hx, B, batched)
             c0 = None
         keep = not is_inference_mode()
-        nt, simd = get_num_threads(), _simd_level()
+        nt, simd = get_num_threads(), simd_level()
         D, H, L = self.num_directions, self.hidden_size, self.num_layers
         is_lstm = self.mode == "LSTM"
         h_n = np.empty((L * D, B, H), self.dtype)
@@ -227,7 +226,7 @@ class RNNBase(Module):
         gc = self._check_state("grad_c_n", grad_c_n, B, batched)
         dh0 = np.zeros((L * D, B, H), dt)
         dc0 = np.zeros((L * D, B, H), dt) if self.mode == "LSTM" else None
-        nt, simd = get_num_threads(), _simd_level()
+        nt, simd = get_num_threads(), simd_level()
         h0, c0 = ctx["h0"], ctx["c0"]
         for layer in reversed(range(L)):
             lc = ctx["layers"][layer]
