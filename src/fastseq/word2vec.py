@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _w2v
 from ._atomic import atomic_write
-from ._threads import get_num_threads, simd_level as _simd_level
+from ._threads import get_num_threads, simd_level
 from .corpus import SEP, Corpus, CorpusError
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
@@ -185,7 +185,7 @@ class Word2Vec:
         threads = self.workers or get_num_threads()
         total = self.vocab.retained_words * epochs
         params = _w2v.Params(self.vector_size, self.window, self.negative, bool(self.hs), bool(self.sg),
-                             bool(self.cbow_mean), self.shared_negatives, _simd_level(), 0)
+                             bool(self.cbow_mean), self.shared_negatives, simd_level(), 0)
         hs_offset, hs_point, hs_code = self._hs
         syn0 = self.wv.vectors
 
