@@ -365,3 +365,18 @@ def test_batch_product_paths_agree(monkeypatch):
     monkeypatch.setenv("FASTSEQ_SIMD", "generic")       # no AVX2: NumPy's product
     for got, want in zip(kv.most_similar_batch(queries, topn=8), ours):
         assert_same(got, want, tol=1e-6)
+
+
+def test_vectors_replaced_by_other_layouts(monkeypatch):
+    """vectors reassigned to float64 or a strided view still answer (plain paths)."""
+    from fastseq import keyedvectors
+    monkeypatch.setattr(keyedvectors, "_HALF_MIN_NUMBERS", 0)
+    kv = make_kv(n=2000, dim=16)
+    want = kv.most_similar("w3", topn=5)
+    wide = np.zeros((2000, 32), dtype=np.float32)
+    wide[:, ::2] = kv.vectors
+    for v in (kv.vectors.astype(np.float64), wide[:, ::2]):
+        kv.vectors = v
+        kv.fill_norms(force=True)
+        assert_same(kv.most_similar("w3", topn=5), want, tol=1e-6)
+        assert_same(kv.most_similar_batch([["w3"]] * 9, topn=5)[8], want, tol=1e-6)

@@ -353,8 +353,9 @@ class KeyedVectors:
             return out_idx, out_val
         self.fill_norms()
         threads = get_num_threads()
-        if (B == 1 and self.float16_search and n * self.vectors.shape[1] >= _HALF_MIN_NUMBERS
-                and 64 * k <= n and _kv.half_level(simd_level()) > 0):
+        V = self.vectors
+        if (B == 1 and self.float16_search and n * V.shape[1] >= _HALF_MIN_NUMBERS and 64 * k <= n
+                and V.dtype == np.float32 and V.flags.c_contiguous and _kv.half_level(simd_level()) > 0):
             half = self._unit_half()
             if half is not None:
                 ex = np.asarray(exclude[0], dtype=np.int64)
@@ -374,7 +375,7 @@ class KeyedVectors:
                 # vectors . queries^T with the recurrent kernels' product (AVX-512/AVX2 micro-
                 # kernel: ~2x NumPy's OpenBLAS at these shapes here), top-k down the columns
                 St = np.empty((n, len(Qb)), dtype=np.float32)
-                _rnn.gemm_nt(np.ascontiguousarray(self.vectors[:n]), Qb, St, simd=simd_level(),
+                _rnn.gemm_nt(np.ascontiguousarray(V[:n], dtype=np.float32), Qb, St, simd=simd_level(),
                              n_threads=threads)
                 out_idx[s:s + step], out_val[s:s + step] = _kv.topk(St, k, norms, starts, flat, threads,
                                                                     transposed=True)
