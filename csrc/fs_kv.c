@@ -369,11 +369,8 @@ static double fs_kv_half_build_rows(uint16_t *out, const float *v, const float *
         /* float32 squares summed: within 1e-6 relative of the exact norm, well inside the
          * 1 % margin the search bound adds */
         double nrm = sqrt(ss);
-        if (nrm > top) { /* false for NaN */
+        if (nrm > top) { /* false for NaN; +inf (overflow) is kept */
             top = nrm;
-        }
-        if (isinf(nrm)) {
-            top = INFINITY;
         }
     }
     return top;

@@ -352,19 +352,20 @@ class KeyedVectors:
         if n == 0 or B == 0:
             return out_idx, out_val
         self.fill_norms()
-        threads = get_num_threads()
+        threads, simd = get_num_threads(), simd_level()
+        wide_simd = _kv.half_level(simd) > 0     # AVX2 or AVX-512 with F16C (else: NumPy's BLAS)
         V = self.vectors
-        if (B == 1 and self.float16_search and n * V.shape[1] >= _HALF_MIN_NUMBERS and 64 * k <= n
-                and V.dtype == np.float32 and V.flags.c_contiguous and _kv.half_level(simd_level()) > 0):
+        if (B == 1 and self.float16_search and wide_simd and n * V.shape[1] >= _HALF_MIN_NUMBERS
+                and 64 * k <= n and V.dtype == np.float32 and V.flags.c_contiguous):
             half = self._unit_half()
             if half is not None:
                 ex = np.asarray(exclude[0], dtype=np.int64)
-                idx, val, _ = _kv.topk_half(Q[0], k, half[0], self.vectors, self.norms, n, half[1],
-                                            ex, simd_level(), threads)
+                idx, val, _ = _kv.topk_half(Q[0], k, half[0], V, self.norms, n, half[1], ex, simd, threads)
                 return idx[None, :], val[None, :]
         norms = np.ascontiguousarray(self.norms[:n], dtype=np.float32)
         step = self._block_rows(n)
-        wide_simd = _kv.half_level(simd_level()) > 0     # AVX2 or AVX-512 (else: OpenBLAS)
+        if wide_simd and B >= _GEMM_MIN_QUERIES:
+            Vn = np.ascontiguousarray(V[:n], dtype=np.float32)   # a copy only for other layouts
         for s in range(0, B, step):
             Qb = np.ascontiguousarray(Q[s:s + step], dtype=np.float32)
             ex = exclude[s:s + step]
@@ -375,8 +376,7 @@ class KeyedVectors:
                 # vectors . queries^T with the recurrent kernels' product (AVX-512/AVX2 micro-
                 # kernel: ~2x NumPy's OpenBLAS at these shapes here), top-k down the columns
                 St = np.empty((n, len(Qb)), dtype=np.float32)
-                _rnn.gemm_nt(np.ascontiguousarray(V[:n], dtype=np.float32), Qb, St, simd=simd_level(),
-                             n_threads=threads)
+                _rnn.gemm_nt(Vn, Qb, St, simd=simd, n_threads=threads)
                 out_idx[s:s + step], out_val[s:s + step] = _kv.topk(St, k, norms, starts, flat, threads,
                                                                     transposed=True)
                 continue
