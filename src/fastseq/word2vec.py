@@ -348,12 +348,15 @@ class _Producer:
             fd, cache_path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
             cache = (fd, cache_path)
             done = 0
+            sizes = []  # ids per batch in epoch 1: later epochs read the same batches back whole
             for epoch in range(self.epochs):
                 if epoch == 0:
-                    stream = self._encode_and_cache(fd)
+                    parts = _rebatch(self._encode_and_cache(fd), _BATCH_WORDS)
                 else:
-                    stream = _read_cached(cache_path)
-                for b, part in enumerate(_rebatch(stream, _BATCH_WORDS)):
+                    parts = _read_batches(cache_path, sizes)
+                for b, part in enumerate(parts):
+                    if epoch == 0:
+                        sizes.append(len(part))
                     batch = self._make_batch(part, epoch, b, done)
                     done += batch.words
                     if not self._put(batch):
@@ -373,7 +376,7 @@ class _Producer:
         corpus, m = self.corpus, self.model
         with os.fdopen(os.dup(fd), "wb") as out:
             for ids in corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
-                out.write(ids.tobytes())
+                out.write(memoryview(ids))  # ids: a contiguous int32 array
                 yield ids
 
     def _make_batch(self, ids, epoch, b, done):
@@ -382,17 +385,19 @@ class _Producer:
         raw_sep = np.flatnonzero(ids == SEP)
         ns = len(raw_sep)
         words = len(ids) - ns
+        # np.compress, not ids[mask]: boolean indexing is ~4x slower on a random mask
         if m.sample > 0:
             rng = np.random.default_rng([m.seed, epoch, b])
             r = rng.random(len(ids), dtype=np.float32)
-            kept = ids[r < m._keep_prob_sep[ids]]  # SEP (-1) reads the last entry, 2: always kept
+            # SEP (-1) reads the last entry, 2.0: always kept
+            kept = np.compress(r < m._keep_prob_sep.take(ids), ids)
         else:
             kept = ids
         kept_sep = np.flatnonzero(kept == SEP)
         sent_start = np.empty(ns + 1, dtype=np.int64)
         sent_start[0] = 0
         sent_start[1:] = kept_sep - np.arange(ns)  # sentence s ends here in the tokens array
-        tokens = kept[kept >= 0]
+        tokens = np.compress(kept >= 0, kept)
         # learning rate by words processed (before subsampling) at each sentence's start
         before = np.concatenate(([0], raw_sep[:-1] + 1)) - np.arange(ns)
         progress = (done + before) / self.total
@@ -407,23 +412,14 @@ class _Producer:
         return batch
 
 
-def _read_cached(path, chunk=1 << 20):
-    carry = np.empty(0, dtype=np.int32)
+def _read_batches(path, sizes):
+    """The batches of epoch 1 again, read back from the id cache by their sizes."""
     with open(path, "rb") as f:
-        while True:
-            data = f.read(chunk * 4)
-            if not data:
-                break
-            arr = np.concatenate((carry, np.frombuffer(data, dtype=np.int32)))
-            seps = np.flatnonzero(arr == SEP)
-            if not len(seps):
-                carry = arr
-                continue
-            end = int(seps[-1]) + 1
-            carry = arr[end:]
-            yield arr[:end]
-    if len(carry):
-        yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+        for n in sizes:
+            arr = np.fromfile(f, dtype=np.int32, count=n)
+            if len(arr) != n:
+                raise OSError(f"{path}: the id cache ended early (expected {n} more ids)")
+            yield arr
 
 
 def _rebatch(stream, batch_words):
