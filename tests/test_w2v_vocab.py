@@ -249,7 +249,7 @@ def test_ascii_fast_path_equals_python_path():
         parts.append(words[rng.integers(len(words))])
         parts.append(seps[rng.integers(len(seps))])
     text = "".join(parts)
-    fast = _w2v.AsciiVocab(index)
+    fast = _w2v.Utf8Vocab(index)
     assert fast.encode(text.encode("ascii")).tolist() == _python_encode(text, index)
     assert fast.encode(b"").tolist() == []
     assert fast.encode(b"\n \n").tolist() == [SEP, SEP]
@@ -276,3 +276,52 @@ def test_ascii_and_unicode_chunks_encode_alike(tmp_path):
     from_sents = np.concatenate(list(Corpus(sentences=[l.split() for l in lines]).iter_encoded(v.index)))
     assert from_file.tolist() == from_sents.tolist()
     assert "caf\u00e9" in v.index
+
+
+def test_utf8_fast_path_equals_python_path():
+    """Non-ASCII words are matched as UTF-8 bytes; every character str.split() splits
+    at is recognised, and chunks holding non-ASCII whitespace fall back to Python."""
+    from fastseq import _w2v
+    from fastseq.corpus import _UNICODE_SPACE
+    rng = np.random.default_rng(10)
+    letters = list("abcde\u00e9\u00fc\u00df\u0436\u4e2d\u6587\U0001f600")
+    words = list({"".join(rng.choice(letters, size=rng.integers(1, 6))) for _ in range(3000)})
+    index = {w: i for i, w in enumerate(words[:2000])}
+    parts = []
+    for _ in range(20000):
+        parts.append(words[rng.integers(len(words))])
+        parts.append([" ", "\n", "\t", "  "][rng.integers(4)])
+    text = "".join(parts)
+    raw = text.encode("utf-8")
+    assert _UNICODE_SPACE.search(raw) is None
+    assert _w2v.Utf8Vocab(index).encode(raw).tolist() == _python_encode(text, index)
+    # each non-ASCII character that str.split() treats as whitespace is caught
+    unicode_spaces = [chr(c) for c in range(0x80, 0x110000) if chr(c).isspace()]
+    assert len(unicode_spaces) == 19
+    for c in unicode_spaces:
+        assert _UNICODE_SPACE.search(("a" + c + "b").encode("utf-8")), hex(ord(c))
+    assert not _UNICODE_SPACE.search("\u00e9\u00fc\u4e2d\u2030\u3001\u00a1".encode("utf-8"))
+
+
+def test_unicode_corpus_file_encodes_like_sentences(tmp_path):
+    """A non-ASCII file, with and without non-ASCII whitespace in it, gives the
+    same ids as its sentences split by Python."""
+    rng = np.random.default_rng(11)
+    vocab = ["\u00e9t\u00e9", "stra\u00dfe", "\u043c\u0438\u0440", "\u4e2d\u6587", "caf\u00e9", "x"]
+    lines = [" ".join(rng.choice(vocab, size=rng.integers(1, 9))) for _ in range(2000)]
+    lines[700] = lines[700] + "\u3000\u00e9t\u00e9\u00a0x"
+    text = "\n".join(lines) + "\n"
+    path = _write(tmp_path / "u.txt", text.encode("utf-8"), "wb")
+    sentences = [line.split() for line in lines]
+    import fastseq.corpus as corpus_mod
+    old = corpus_mod.CHUNK_BYTES
+    corpus_mod.CHUNK_BYTES = 2048
+    try:
+        corpus = Corpus(corpus_file=path)
+        v = Vocab.from_counts(corpus.count_words()[0], 1)
+        from_file = np.concatenate(list(corpus.iter_encoded(v.index)))
+    finally:
+        corpus_mod.CHUNK_BYTES = old
+    from_sentences = np.concatenate(list(Corpus(sentences=sentences).iter_encoded(v.index)))
+    assert from_file.tolist() == from_sentences.tolist()
+    assert (from_file == SEP).sum() == 2000

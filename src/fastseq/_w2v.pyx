@@ -117,13 +117,14 @@ def alias_table(const double[::1] weights):
 
 
 # ---------------------------------------------------------------------------
-# Word -> id mapping of ASCII text, for the first epoch's encoding.
+# Word -> id mapping of UTF-8 text, for the first epoch's encoding.
 #
 # The same result as the Python path in corpus.Corpus.iter_encoded (str.split()
-# on each line of a chunk, dict lookups) for a chunk that is pure ASCII, at
-# ~20 nanoseconds a word instead of ~0.2 us, so that the encoding no longer
-# competes with the training threads for the cores. Non-ASCII chunks take the
-# Python path.
+# on each line of a chunk, dict lookups) for a chunk whose only whitespace is
+# ASCII whitespace (the caller checks: corpus._UNICODE_SPACE), at ~20
+# nanoseconds a word instead of ~0.2 us, so that the encoding no longer competes
+# with the training threads for the cores. Words are matched as UTF-8 bytes;
+# chunks with non-ASCII whitespace (U+00A0, U+3000, ...) take the Python path.
 from libc.stdlib cimport malloc, free
 
 cdef extern from *:
@@ -216,8 +217,8 @@ cdef extern from *:
                                int32_t *out) nogil
 
 
-cdef class AsciiVocab:
-    """Open-addressing table of the ASCII words of a vocabulary ({word: id})."""
+cdef class Utf8Vocab:
+    """Open-addressing table of a vocabulary's words ({word: id}) as UTF-8 bytes."""
     cdef bytes blob
     cdef int64_t *start      # (n_words + 1) offsets of each word in blob
     cdef int32_t *word_id    # (n_words)
@@ -226,8 +227,15 @@ cdef class AsciiVocab:
     cdef Py_ssize_t n
 
     def __cinit__(self, dict index):
-        words = [(w.encode("ascii"), i) for w, i in index.items()
-                 if isinstance(w, str) and w.isascii() and w and not any(c.isspace() for c in w)]
+        words = []
+        for w, i in index.items():
+            # a word with whitespace can never come out of str.split(); one that does
+            # not encode (a lone surrogate) cannot be in UTF-8 text
+            if isinstance(w, str) and w and not any(c.isspace() for c in w):
+                try:
+                    words.append((w.encode("utf-8"), i))
+                except UnicodeEncodeError:
+                    pass
         self.n = len(words)
         self.blob = b"".join(w for w, _ in words)
         cdef const unsigned char *text = self.blob
@@ -238,7 +246,7 @@ cdef class AsciiVocab:
         self.word_id = <int32_t *> malloc(sizeof(int32_t) * (self.n + 1))
         self.slots = <fs_vslot *> malloc(sizeof(fs_vslot) * size)
         if not self.start or not self.word_id or not self.slots:
-            raise MemoryError("AsciiVocab")
+            raise MemoryError("Utf8Vocab")
         cdef Py_ssize_t k, pos = 0
         for k in range(size):
             self.slots[k].k = -1
@@ -268,8 +276,8 @@ cdef class AsciiVocab:
         free(self.slots)
 
     def encode(self, const unsigned char[::1] buf):
-        """Ids of the in-vocabulary words of an ASCII chunk, -1 after every newline
-        (out-of-vocabulary words dropped)."""
+        """Ids of the in-vocabulary words of a UTF-8 chunk split at ASCII whitespace,
+        -1 after every newline (out-of-vocabulary words dropped)."""
         import numpy as np
         cdef Py_ssize_t n = buf.shape[0]
         out = np.empty(n + 1, dtype=np.int32)

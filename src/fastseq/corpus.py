@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from collections import Counter
 from itertools import repeat
 
@@ -22,6 +23,10 @@ from . import _w2v
 CHUNK_BYTES = 1 << 18  # small chunks keep the transient token lists (and peak memory) small
 SEP = -1  # sentence separator in encoded id streams
 OOV = -2  # word not in the vocabulary (dropped)
+# UTF-8 of the non-ASCII characters str.split() splits at: U+0085, U+00A0, U+1680,
+# U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000
+_UNICODE_SPACE = re.compile(
+    rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 
 
 class CorpusError(ValueError):
@@ -164,11 +169,19 @@ class Corpus:
         ``max_sentence_length`` (after dropping) are cut into pieces; every
         yielded array ends with SEP, so arrays hold whole sentences."""
         get = index.get
-        fast = _w2v.AsciiVocab(index)  # C lookups for chunks that are pure ASCII
+        fast = _w2v.Utf8Vocab(index)  # C lookups for chunks with only ASCII whitespace
         carry = np.empty(0, dtype=np.int32)  # unfinished sentence from the previous block
         for block in self.iter_token_blocks():
-            if isinstance(block, str) and block.isascii():
-                arr = fast.encode(block.encode("ascii"))
+            raw = None  # the chunk's UTF-8 bytes when the C lookups can take it
+            if isinstance(block, str):
+                if block.isascii():
+                    raw = block.encode("ascii")
+                else:
+                    raw = block.encode("utf-8")
+                    if _UNICODE_SPACE.search(raw):
+                        raw = None
+            if raw is not None:
+                arr = fast.encode(raw)
             else:
                 out = []
                 if isinstance(block, str):
