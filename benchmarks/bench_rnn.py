@@ -143,7 +143,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="hidden 256/512, batch 1/64 only")
-    ap.add_argument("--cells", default="LSTM,GRU,RNN")
+    ap.add_argument("--cells", default="LSTM,GRU,RNN", help="comma-separated, any case (default: %(default)s)")
     ap.add_argument("--hidden", default="128,256,512,1024")
     ap.add_argument("--batch", default="1,16,64")
     ap.add_argument("--seq-len", type=int, default=35)
@@ -178,10 +178,14 @@ def main(argv=None):
 
     hidden = [256, 512] if args.quick else [int(v) for v in args.hidden.split(",")]
     batch = [1, 64] if args.quick else [int(v) for v in args.batch.split(",")]
-    configs = [(c, H, B, 1, False) for c in args.cells.split(",") for H in hidden for B in batch]
+    cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
+    bad = [c for c in cells if c not in GATES]
+    if bad:
+        ap.error(f"--cells: unknown cell {bad[0]!r} (choose from {', '.join(GATES)})")
+    configs = [(c, H, B, 1, False) for c in cells for H in hidden for B in batch]
     if not args.quick:
-        configs += [(c, 256, 64, 2, False) for c in args.cells.split(",")]
-        configs += [(c, 256, 64, 1, True) for c in args.cells.split(",")]
+        configs += [(c, 256, 64, 2, False) for c in cells]
+        configs += [(c, 256, 64, 1, True) for c in cells]
     rows = []
     for cell, H, B, layers, bidir in configs:
         res, fwd = bench_config(cell, H, B, args.seq_len, layers, bidir, args.rounds)
