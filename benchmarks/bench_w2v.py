@@ -137,7 +137,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (median reported)")
     ap.add_argument("--scaling", action="store_true",
                     help="also train fastseq with 1 thread in each repeat, and report the median "
-                         "1-thread training time over the median --threads one")
+                         "1-thread training time over the median --threads one (and each round's ratio)")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "MODEL", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -167,6 +167,9 @@ def main():
             if tool == "fastseq" and "fastseq-1" in results:
                 r1 = sorted(results["fastseq-1"])[len(runs) // 2]
                 runs[len(runs) // 2]["scaling_vs_1_thread"] = r1 / runs[len(runs) // 2]["train_s"]
+                # each round's pair too: on a shared machine the multi-thread runs swing
+                runs[len(runs) // 2]["scaling_rounds"] = [
+                    one / two["train_s"] for one, two in zip(results["fastseq-1"], results["fastseq"])]
             r = dict(runs[len(runs) // 2])
             r["job_s"] = sorted(x["job_s"] for x in results[tool])[len(runs) // 2]
             r["words_per_s"] = r["raw_words"] * args.epochs / r["train_s"]
@@ -189,6 +192,10 @@ def main():
     if args.scaling:
         cols.append(("scaling_vs_1_thread", f"{args.threads} thr / 1 thr", "{:.2f}"))
     print_table(rows, cols)
+    for r in rows:
+        if "scaling_rounds" in r:
+            print(f"# {r['model']}: {args.threads} thr / 1 thr round by round: "
+                  + " ".join(f"{x:.2f}" for x in r["scaling_rounds"]))
     for r in rows:
         emit_json(r)
 
