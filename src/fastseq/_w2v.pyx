@@ -129,18 +129,19 @@ from libc.stdlib cimport malloc, free
 
 cdef extern from *:
     """
-    #include <string.h>
     /* str.split() whitespace among ASCII: \\t \\n \\v \\f \\r, \\x1c-\\x1f and space */
     static inline int fs_ascii_space(unsigned char c) {
         return c == 32 || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
     }
     /* 64-bit FNV-1a, one byte at a time: the same hash when the table is built
-     * and when text is scanned (fs_ascii_encode hashes while it finds the word's end) */
+     * and when text is scanned (fs_utf8_encode hashes while it finds the word's end) */
     #define FS_FNV_INIT 14695981039346656037ULL
-    #define FS_FNV_PRIME 1099511628211ULL
+    static inline uint64_t fs_fnv_step(uint64_t h, unsigned char c) {
+        return (h ^ c) * 1099511628211ULL;
+    }
     static inline uint64_t fs_fnv1a(const unsigned char *p, Py_ssize_t n) {
         uint64_t h = FS_FNV_INIT;
-        for (Py_ssize_t i = 0; i < n; i++) h = (h ^ p[i]) * FS_FNV_PRIME;
+        for (Py_ssize_t i = 0; i < n; i++) h = fs_fnv_step(h, p[i]);
         return h;
     }
     /* open addressing, linear probing; a slot holds the word's index k (-1: empty)
@@ -174,10 +175,9 @@ cdef extern from *:
 
     /* ids of the in-vocabulary words of buf[0:n], -1 after every newline; returns
      * how many were written to out (room for n + 1) */
-    static Py_ssize_t fs_ascii_encode(const fs_vtable *t, const unsigned char *buf,
-                                      Py_ssize_t n, int32_t *out) {
-        unsigned char space[256];
-        memset(space, 0, sizeof space);
+    static Py_ssize_t fs_utf8_encode(const fs_vtable *t, const unsigned char *buf,
+                                     Py_ssize_t n, int32_t *out) {
+        unsigned char space[256];  /* 1: whitespace, 2: newline */
         for (int c = 0; c < 256; c++) space[c] = (unsigned char)fs_ascii_space((unsigned char)c);
         space[10] = 2;
         Py_ssize_t i = 0, m = 0;
@@ -191,7 +191,7 @@ cdef extern from *:
             Py_ssize_t j = i;
             uint64_t h = FS_FNV_INIT;
             do {
-                h = (h ^ buf[j]) * FS_FNV_PRIME;
+                h = fs_fnv_step(h, buf[j]);
                 j++;
             } while (j < n && !space[buf[j]]);
             int32_t wid = fs_vlookup(t, buf + i, j - i, h);
@@ -213,7 +213,7 @@ cdef extern from *:
         const int32_t *word_id
         const fs_vslot *slots
         uint64_t mask
-    Py_ssize_t fs_ascii_encode(const fs_vtable *t, const unsigned char *buf, Py_ssize_t n,
+    Py_ssize_t fs_utf8_encode(const fs_vtable *t, const unsigned char *buf, Py_ssize_t n,
                                int32_t *out) nogil
 
 
@@ -286,5 +286,5 @@ cdef class Utf8Vocab:
         if n == 0:
             return out[:0]
         with nogil:
-            m = fs_ascii_encode(&self.table, &buf[0], n, &o[0])
+            m = fs_utf8_encode(&self.table, &buf[0], n, &o[0])
         return out[:m]  # a view: the caller copies it on (np.concatenate)

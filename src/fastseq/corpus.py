@@ -174,12 +174,9 @@ class Corpus:
         for block in self.iter_token_blocks():
             raw = None  # the chunk's UTF-8 bytes when the C lookups can take it
             if isinstance(block, str):
-                if block.isascii():
-                    raw = block.encode("ascii")
-                else:
-                    raw = block.encode("utf-8")
-                    if _UNICODE_SPACE.search(raw):
-                        raw = None
+                raw = block.encode("utf-8")
+                if not block.isascii() and _UNICODE_SPACE.search(raw):
+                    raw = None  # non-ASCII whitespace: the Python path splits there
             if raw is not None:
                 arr = fast.encode(raw)
             else:
