@@ -16,11 +16,12 @@
  * step). Products over all time steps at once (the input projection, dx,
  * dw_ih, dw_hh) run as large GEMMs before / after the time loop.
  * Batch 1 forward with large weights (FS_DOT_MAXB, FS_DOT_MINW) is different: every product there is a
- * matrix-vector product bound by reading the weights, so they are read in
- * place as dot products (no packing, which would read them once more); each
- * thread owns the input and recurrent rows of its hidden units, computes its
- * units' input projections, then per step their recurrent products and gates,
- * one barrier a step, its rows of w_hh staying in its own L2. */
+ * matrix-vector product bound by reading the weights, so they are read as
+ * dot products (w_ih in place; w_hh in place for short sequences, else packed
+ * once into tiles of a few rows read as one stream); each thread owns the
+ * input and recurrent rows of its hidden units, computes its units' input
+ * projections, then per step their recurrent products and gates, one barrier
+ * a step, its rows of w_hh staying in its own L2. */
 
 #define FS_F(name) FS_CAT(FS_CAT(name, RT), FS_SFX)
 #define V FS_F(vec)
@@ -330,13 +331,15 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
 }
 
 /* ---------------------------------------------------------------- dot products */
-/* Products against weights in their own (PyTorch) layout, no packing: row r of
- * W (N, K) is contiguous, so c[r] = W[r,:] . a is a dot product. A few rows at
- * a time, one accumulator vector each; the accumulators are then summed
- * across their lanes together by a transpose-reduce (log2(VL) levels of two
- * shuffles and one add), which leaves the results in one vector. Serves the
- * small batches, where a product per step is (nearly) a matrix-vector product
- * bound by the bandwidth of reading W, so packing W would cost as much again. */
+/* Products as dot products: row r of W (N, K) is contiguous, so c[r] =
+ * W[r,:] . a. A few rows at a time, one accumulator vector each; the
+ * accumulators are then summed across their lanes together by a
+ * transpose-reduce (log2(VL) levels of two shuffles and one add), which leaves
+ * the results in one vector. Serves the small batches, where a product per
+ * step is (nearly) a matrix-vector product bound by the bandwidth of reading
+ * W: read in place (the input projections, short sequences) or, when the steps
+ * repay one pass to pack it, from tiles that are read as one stream each
+ * (pack_dot). */
 #ifndef FS_DOT_MAXB
 #define FS_DOT_MAXB 1 /* largest batch that takes this path */
 /* and the smallest w_hh in bytes: below it the packed product, whose packing is
@@ -344,6 +347,9 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
  * here) */
 #define FS_DOT_MINW (512 << 10)
+#endif
+#ifndef FS_DOT_PACKT
+#define FS_DOT_PACKT 8 /* and the fewest time steps for which it packs w_hh */
 #endif
 #if FS_REAL_IS_DOUBLE
 #define FS_IT int64_t
@@ -381,6 +387,35 @@ static inline V FS_F(fold)(V a, V b, int level)
  * pointers stay in general registers) */
 #define FS_DR (VL < 8 ? VL : 8)
 
+/* The end of a tile of dot products: FS_DR vectors of VL partial sums (over
+ * k < k0) -> one vector of FS_DR sums (lanes past FS_DR repeat), then each sum
+ * finished over k0 <= k < K from the rows of W (leading dimension ldw) and
+ * stored: c[r] (= or +=) for r < m. */
+static inline void FS_F(dot_end)(V *s, int m, int64_t k0, int64_t K, const R *FS_RESTRICT w,
+                                 int64_t ldw, const R *FS_RESTRICT a, R *FS_RESTRICT c, int acc)
+{
+    int n = FS_DR;
+#pragma GCC unroll 4
+    for (int level = 0; (VL >> level) > 1; level++) {
+        if (n == 1) {
+            s[0] = FS_F(fold)(s[0], s[0], level);
+            continue;
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < n / 2; i++) {
+            s[i] = FS_F(fold)(s[2 * i], s[2 * i + 1], level);
+        }
+        n /= 2;
+    }
+    for (int r = 0; r < m; r++) {
+        R v = s[0][r];
+        for (int64_t kk = k0; kk < K; kk++) {
+            v += w[r * ldw + kk] * a[kk];
+        }
+        c[r] = acc ? c[r] + v : v;
+    }
+}
+
 /* c[0:m] (= or +=) W[r, 0:K] . a[0:K] for rows r < m <= FS_DR of W (leading dimension ldw) */
 static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
                        const R *FS_RESTRICT a, R *FS_RESTRICT c, int acc)
@@ -400,27 +435,7 @@ static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
             s[r] += *(const VU *)(rp[r] + k) * av;
         }
     }
-    /* FS_DR vectors of VL partial sums -> one vector of FS_DR sums (lanes past FS_DR repeat) */
-    int n = FS_DR;
-#pragma GCC unroll 4
-    for (int level = 0; (VL >> level) > 1; level++) {
-        if (n == 1) {
-            s[0] = FS_F(fold)(s[0], s[0], level);
-            continue;
-        }
-#pragma GCC unroll 4
-        for (int i = 0; i < n / 2; i++) {
-            s[i] = FS_F(fold)(s[2 * i], s[2 * i + 1], level);
-        }
-        n /= 2;
-    }
-    for (int r = 0; r < m; r++) {
-        R v = s[0][r];
-        for (int64_t kk = k; kk < K; kk++) {
-            v += rp[r][kk] * a[kk];
-        }
-        c[r] = acc ? c[r] + v : v;
-    }
+    FS_F(dot_end)(s, m, k, K, w, ldw, a, c, acc);
 }
 
 #if VB >= 64
@@ -466,26 +481,7 @@ static void FS_F(dotv_a)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
     }
 #pragma GCC unroll 4
     for (int i = 0; i < FS_DA; i++) {
-        int n = FS_DR;
-#pragma GCC unroll 4
-        for (int level = 0; (VL >> level) > 1; level++) {
-            if (n == 1) {
-                s[i][0] = FS_F(fold)(s[i][0], s[i][0], level);
-                continue;
-            }
-#pragma GCC unroll 4
-            for (int q = 0; q < n / 2; q++) {
-                s[i][q] = FS_F(fold)(s[i][2 * q], s[i][2 * q + 1], level);
-            }
-            n /= 2;
-        }
-        for (int r = 0; r < m; r++) {
-            R v = s[i][0][r];
-            for (int64_t kk = k; kk < K; kk++) {
-                v += rp[r][kk] * a[i * lda + kk];
-            }
-            c[i * ldc + r] = v;
-        }
+        FS_F(dot_end)(s[i], m, k, K, w, ldw, a + i * lda, c + i * ldc, 0);
     }
 }
 #else
@@ -512,6 +508,56 @@ static void FS_F(dot_rows)(int64_t M, int64_t r0, int64_t r1, int64_t K, const R
         for (; i < M; i++) {
             FS_F(dotv)(m, K, w + r * K, K, a + i * lda, c + i * ldc + r, 0);
         }
+    }
+}
+
+/* The recurrent weights of batch 1, packed once per call into tiles of FS_DR
+ * rows with the rows' vectors interleaved, dst[(t K/VL + j) FS_DR + q][0:VL] =
+ * W[t FS_DR + q, j VL : (j+1) VL] (a partial last tile repeats its last row;
+ * columns past the last whole vector stay in W, for dot_end), so that each
+ * step reads a tile as one stream. Read in place, a tile is FS_DR streams a
+ * row apart; measured on this machine, FMA loops over 512 KiB tiles held in L2
+ * read 116-121 GB/s a core that way and 176-207 GB/s packed (RNN H512,
+ * LSTM H256 batch 1: their w_hh halves stay in the two cores' L2). */
+static void FS_F(pack_dot)(R *FS_RESTRICT dst, const R *FS_RESTRICT w, int64_t rows, int64_t K)
+{
+    const int64_t kv = K / VL;
+    for (int64_t t = 0; t < rows; t += FS_DR) {
+        const int m = (int)(rows - t < FS_DR ? rows - t : FS_DR);
+        R *d = dst + t * kv * VL;
+        for (int64_t j = 0; j < kv; j++) {
+            for (int q = 0; q < FS_DR; q++) {
+                memcpy(d + (j * FS_DR + q) * VL, w + (t + (q < m ? q : m - 1)) * K + j * VL,
+                       VL * sizeof(R));
+            }
+        }
+    }
+}
+
+/* c[r] = W[r, :] . a for r0 <= r < r1 (r0 a multiple of FS_DR), the whole
+ * vectors of W from its packed tiles p (pack_dot of W's rows from 0), the rest
+ * from W. back: the tiles in reverse order (see forward). */
+static void FS_F(dotp_rows)(int64_t r0, int64_t r1, int64_t K, const R *p, const R *w,
+                            const R *FS_RESTRICT a, R *c, int back)
+{
+    const int64_t kv = K / VL, ntile = (r1 - r0 + FS_DR - 1) / FS_DR;
+    for (int64_t q = 0; q < ntile; q++) {
+        const int64_t r = r0 + (back ? ntile - 1 - q : q) * FS_DR;
+        const int m = (int)(r1 - r < FS_DR ? r1 - r : FS_DR);
+        const R *FS_RESTRICT pt = p + r * kv * VL;
+        V s[FS_DR];
+#pragma GCC unroll 8
+        for (int i = 0; i < FS_DR; i++) {
+            s[i] = (V){0};
+        }
+        for (int64_t j = 0; j < kv; j++) {
+            V av = *(const VU *)(a + j * VL);
+#pragma GCC unroll 8
+            for (int i = 0; i < FS_DR; i++) {
+                s[i] += *(const V *)(pt + (j * FS_DR + i) * VL) * av;
+            }
+        }
+        FS_F(dot_end)(s, m, kv * VL, K, w + r * K, K, a, c + r, 0);
     }
 }
 
@@ -833,6 +879,12 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     const int64_t GHp = G * Hp;
     /* small batches: products by dot products against the weights as they are */
     const int dotp = B <= FS_DOT_MAXB && (size_t)(GH * H) * sizeof(R) >= FS_DOT_MINW;
+    /* and w_hh packed for it (pack_dot) when there are steps enough to repay
+     * the packing (a pass over w_hh, about as long as a step or two): measured
+     * at T = 35, 2 threads, the forward 14 % faster for RNN H512, 10 % GRU H512,
+     * 8 % LSTM H256 and H512, even at H1024 (w_hh from L3 both ways); at T = 1
+     * (generating a token at a time) packing only costs, 11 us at LSTM H256 */
+    const int packw = dotp && T >= FS_DOT_PACKT;
 
     /* combined input bias: b_ih + b_hh, except GRU's n gate, whose b_hn sits inside r*(.) */
     R *bx = fs_take(&ar, (size_t)GH * sizeof(R));
@@ -896,10 +948,17 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         int64_t r0, r1, ch0, ch1;
         FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
         const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
+        /* dot path: wf holds gate g's packed rows at wf + g * Hp * kvh */
+        const int64_t kvh = H / VL * VL;
         if (dotp) {
-            /* this thread's units' input projections: only this thread reads them */
+            /* this thread's units' input projections and packed recurrent rows:
+             * only this thread reads them (the packed ones from its own L2) */
             for (int64_t g = 0; g < G; g++) {
                 FS_F(dot_rows)(T * B, g * H + u0, g * H + u1, I, w_ih, x, ld_x, L.act, GH, 0);
+                if (packw) {
+                    FS_F(pack_dot)(wf + g * Hp * kvh + u0 * kvh, w_hh + (g * H + u0) * H, u1 - u0,
+                                   H);
+                }
             }
         }
         R *hcur = hbuf, *hnext = hbuf + B * H;
@@ -912,8 +971,15 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                 const int back = (int)(s & 1);
                 for (int64_t q = 0; q < G; q++) {
                     int64_t g = back ? G - 1 - q : q;
-                    FS_F(dot_rows)(ra - r0, u0, u1, H, w_hh + g * H * H, hcur + r0 * H, H,
-                                   gbuf + r0 * GHp + g * Hp, GHp, back);
+                    if (!packw) {
+                        FS_F(dot_rows)(ra - r0, u0, u1, H, w_hh + g * H * H, hcur + r0 * H, H,
+                                       gbuf + r0 * GHp + g * Hp, GHp, back);
+                        continue;
+                    }
+                    for (int64_t b = r0; b < ra; b++) {
+                        FS_F(dotp_rows)(u0, u1, H, wf + g * Hp * kvh, w_hh + g * H * H,
+                                        hcur + b * H, gbuf + b * GHp + g * Hp, back);
+                    }
                 }
             } else if (ra > r0 && u1 > u0) {
                 for (int64_t c = ch0; c < ch1; c++) {

@@ -78,15 +78,17 @@ def test_forward_matches_numpy(monkeypatch, simd, mode, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batch_one_matches_numpy(monkeypatch, simd, mode, dtype):
     """Batch 1 with w_hh of 512 KiB or more takes its own path (dot products
-    against the weights in place, the threads splitting the hidden units):
+    the threads splitting the hidden units):
     every cell, both directions, lengths, h0/c0, one and two threads, sizes off
-    and on the tiles; and smaller weights the packed path."""
+    and on the tiles, w_hh read in place (T < 8) and packed; and smaller
+    weights the packed path."""
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(12)
     for (T, I, H, layers, bidir, length, use_h0) in [
             (5, 5, 370, 1, True, 3, True),       # H, K off every tile; a length < T
             (3, 19, 370, 2, True, None, False),  # I off the tiles; 12 chunks over 2 threads
             (3, 64, 384, 1, False, None, True),  # whole tiles, no tail
+            (9, 5, 370, 1, True, 6, True),       # T >= 8: w_hh packed into dot tiles
             (3, 3, 1, 1, False, 2, True)]:       # one hidden unit (packed path)
         lengths = None if length is None else np.array([length])
         check_forward(mode, dtype, rng, T, 1, I, H, layers, bidir, lengths, use_h0)
