@@ -100,14 +100,18 @@ static inline float FS_F(sigm)(float x)
  * cancellation, so the relative error stays ~1e-7 near 0, where
  * 1 - 2 / (e^(2|x|) + 1) would lose it (this replaces an odd Taylor series
  * for |x| < 0.4 that was computed for every x, plus the blend). |x| is clamped
- * to 9.1, beyond which tanh rounds to 1 in float. */
-static inline float FS_F(tanhr)(float x)
+ * to 9.1, beyond which tanh rounds to 1 in float. em1_2abs(x) = e. */
+static inline float FS_F(em1_2abs)(float x)
 {
     float a = __builtin_fabsf(x);
     a = a > 9.1f ? 9.1f : a;
     float sc;
     float p = FS_F(expm1_core)(2.0f * a, &sc);
-    float e = p * sc + (sc - 1.0f);
+    return p * sc + (sc - 1.0f);
+}
+static inline float FS_F(tanhr)(float x)
+{
+    float e = FS_F(em1_2abs)(x);
     return __builtin_copysignf(e / (e + 2.0f), x);
 }
 /* e^-x (clamped as expf), and the sigmoid 1 / (1 + e^-x) from it */
@@ -124,11 +128,7 @@ static inline float FS_F(sigm_e)(float en)
  * overflows (xs < -69), the result rounds to 0: an absolute error under 1e-30. */
 static inline float FS_F(sigm_tanh_e)(float en, float xt)
 {
-    float a = __builtin_fabsf(xt);
-    a = a > 9.1f ? 9.1f : a;
-    float sc;
-    float p = FS_F(expm1_core)(2.0f * a, &sc);
-    float e = p * sc + (sc - 1.0f);
+    float e = FS_F(em1_2abs)(xt);
     return __builtin_copysignf(e / ((1.0f + en) * (e + 2.0f)), xt);
 }
 #endif

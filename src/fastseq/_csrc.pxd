@@ -89,3 +89,5 @@ cdef extern from "fs_rnn.h" nogil:
     fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                              const float *B, int64_t ldb, float *C, int64_t ldc, int beta,
                              int simd, int n_threads)
+    fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
+                                   int simd)

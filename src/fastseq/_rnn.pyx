@@ -203,11 +203,6 @@ def gemm_nt(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c, bint 
     check_status(st, "rnn.gemm_nt")
 
 
-
-cdef extern from "fs_rnn.h" nogil:
-    fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
-                                   int simd)
-
 POINTWISE = {"exp": 0, "sigmoid": 1, "tanh": 2, "sigmoid_tanh": 3}
 
 
