@@ -135,6 +135,12 @@ def test_eval(vectors, tmp_path):
     assert rep["analogies"]["accuracy"] == 1.0 and rep["analogies"]["sections"][1]["oov"] == 1
     p, s, oov = kv.evaluate_word_pairs(pairs)
     assert rep["pairs"][0]["spearman"] == pytest.approx(s[0]) and rep["pairs"][0]["oov_percent"] == oov
+    # an undefined correlation (a NaN score in the file) is JSON null, not a bare NaN
+    pairs.write_text(f"{COUNTRIES[0]}\t{CAPITALS[0]}\tnan\n{COUNTRIES[1]}\t{CAPITALS[1]}\t1\n"
+                     f"{COUNTRIES[2]}\t{CAPITALS[2]}\t2\n")
+    r = run_cli("eval", path, "--pairs", pairs, "--json")
+    rep = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
+    assert rep["pairs"][0]["spearman"] is None and rep["pairs"][0]["pearson"] is None
     one_line_error(run_cli("eval", path), "nothing to evaluate")
     one_line_error(run_cli("eval", path, "--pairs", tmp_path / "nope.tsv"), "nope.tsv")
     q.write_text("paris\n")

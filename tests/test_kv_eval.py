@@ -147,6 +147,8 @@ def test_statistics_against_scipy():
 
 def test_correlation_edges():
     assert pearson([1, 2, 3], [2, 4, 6]) == (1.0, 0.0)
+    # a NaN score makes the correlation undefined, not a perfect rank match
+    assert all(math.isnan(v) for v in spearman([math.nan, 1, 2], [3, 1, 2]))
     assert math.isnan(pearson([1, 1, 1], [1, 2, 3])[0])
     with pytest.raises(ValueError, match="at least 2"):
         pearson([1], [2])

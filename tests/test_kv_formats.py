@@ -273,6 +273,46 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
         kv.save(path, format="pickle")
 
 
+@pytest.mark.parametrize("fmt", ["bin", "text"])
+def test_words_with_non_ascii_spaces_round_trip(tmp_path, fmt):
+    # the readers split on ASCII whitespace only (word2vec.c's and gensim's too), so
+    # a no-break or ideographic space inside a word is written and read back
+    words = ["a\u00a0b", "c\u3000d", "e"]
+    kv = KeyedVectors(words, np.arange(6, dtype=np.float32).reshape(3, 2))
+    path = tmp_path / "v"
+    kv.save(path, format=fmt)
+    back = KeyedVectors.load(path)
+    assert back.index_to_key == words
+    np.testing.assert_array_equal(back.vectors, kv.vectors)
+    for bad in ("a\tb", "a\rb", "a b"):
+        with pytest.raises(ValueError, match="cannot be written"):
+            KeyedVectors([bad], np.zeros((1, 2))).save(path, format=fmt)
+
+
+def test_atomic_write_special_files_symlinks_and_modes(tmp_path):
+    from fastseq._atomic import atomic_write
+    with atomic_write(os.devnull) as f:  # a device is written in place, never replaced
+        f.write(b"x")
+    assert not os.path.isfile(os.devnull)
+    target = tmp_path / "t"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o604)
+    link = tmp_path / "l"
+    link.symlink_to(target)
+    with atomic_write(link) as f:
+        f.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert os.stat(target).st_mode & 0o777 == 0o604
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "fresh") as f:
+            f.write(b"x")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "fresh").st_mode & 0o777 == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["fresh", "l", "t"]
+
+
 def test_model_file(tmp_path):
     from fastseq import Word2Vec
     sents = [["a", "b", "c", "d"], ["b", "c", "d", "e"]] * 50

@@ -45,6 +45,8 @@ def test_help_shows_defaults():
                  "--negative", "--sample", "0.001", "--min-count", "--epochs", "--alpha", "--min-alpha",
                  "--threads", "--seed", "--binary", "--text", "--quiet", "--loss", "default: ns"):
         assert text in r.stdout, text
+    # on/off flags and options without a default say nothing of "True" or "None"
+    assert "default: True" not in r.stdout and "default: None" not in r.stdout
 
 
 def _one_line_error(r, *needles):
@@ -59,6 +61,10 @@ def _one_line_error(r, *needles):
 @pytest.mark.parametrize("args, needles", [
     (["--dim", "0"], ["--dim"]), (["--window", "0"], ["--window"]), (["--epochs", "-1"], ["--epochs"]),
     (["--negative", "0"], ["--negative 0"]), (["--alpha", "0"], ["--alpha"]),
+    (["--window", "99999999999"], ["--window", "at most"]), (["--threads", "99999999999"], ["--threads"]),
+    (["--ns-exponent", "nan"], ["--ns-exponent", "finite"]), (["--sample", "inf"], ["--sample", "finite"]),
+    (["--seed", "-1"], ["--seed"]), (["--alpha", "0.01", "--min-alpha", "0.1"], ["--min-alpha", "--alpha"]),
+    (["-o", ""], ["--output", "empty"]),
 ])
 def test_bad_arguments(demo_corpus, tmp_path, args, needles):
     out = tmp_path / "v.bin"
@@ -100,7 +106,73 @@ def test_divergence_leaves_existing_output(demo_corpus, tmp_path):
     assert out.read_bytes() == b"precious"
 
 
-def test_ctrl_c_leaves_existing_output(demo_corpus, tmp_path):
+def test_outputs_never_clobber_the_corpus_or_each_other(demo_corpus, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_bytes(demo_corpus.read_bytes())
+    r = run_cli("w2v", corpus, "-o", corpus, "-q")
+    _one_line_error(r, "--output", "corpus")
+    r = run_cli("w2v", corpus, "-o", tmp_path / "v.bin", "--save-model", corpus, "-q")
+    _one_line_error(r, "--save-model", "corpus")
+    r = run_cli("w2v", corpus, "-o", tmp_path / "v.bin", "--save-model", tmp_path / "v.bin", "-q")
+    _one_line_error(r, "--save-model", "same file")
+    assert corpus.read_bytes() == demo_corpus.read_bytes()
+    assert not (tmp_path / "v.bin").exists()
+
+
+def test_tiny_corpus_whose_words_are_all_subsampled_away(tmp_path):
+    # with sample=1e-3 every word of a two-word corpus is dropped: batches with
+    # sentences but no tokens must train nothing, not fail
+    corpus = tmp_path / "t.txt"
+    corpus.write_text("hello world\n")
+    out = tmp_path / "t.bin"
+    r = run_cli("w2v", corpus, "-o", out, "--min-count", 1, "--threads", 1, "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(KeyedVectors.load_word2vec_format(out, binary=True).index_to_key) == ["hello", "world"]
+
+
+def test_outputs_follow_symlinks_and_keep_permissions(demo_corpus, tmp_path):
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    r = run_cli("w2v", demo_corpus, "-o", link, "--epochs", 1, "-q")
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link itself stays
+    assert len(KeyedVectors.load_word2vec_format(target, binary=True)) == 106
+    assert (os.stat(target).st_mode & 0o777) == 0o640  # the replaced file's own permissions
+    fresh = tmp_path / "fresh.bin"
+    r = run_cli("w2v", demo_corpus, "-o", fresh, "--epochs", 1, "-q",
+                preexec_fn=lambda: os.umask(0o027))
+    assert r.returncode == 0, r.stderr
+    assert (os.stat(fresh).st_mode & 0o777) == 0o640  # 0666 less the umask, as open() gives
+
+
+def test_compressed_and_unreadable_kinds_of_corpus(demo_corpus, tmp_path):
+    import bz2
+    import lzma
+    text = demo_corpus.read_bytes()[:200000]
+    text = text[:text.rfind(b"\n") + 1]
+    plain = tmp_path / "c.txt"
+    plain.write_bytes(text)
+    (tmp_path / "c.bz2").write_bytes(bz2.compress(text))
+    (tmp_path / "c.xz").write_bytes(lzma.compress(text))
+    outs = {}
+    for name in ("c.txt", "c.bz2", "c.xz"):
+        out = tmp_path / (name + ".bin")
+        r = run_cli("w2v", tmp_path / name, "-o", out, "--epochs", 1, "--threads", 1, "-q")
+        assert r.returncode == 0, r.stderr
+        outs[name] = out.read_bytes()
+    assert outs["c.txt"] == outs["c.bz2"] == outs["c.xz"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = run_cli("w2v", fifo, "-o", tmp_path / "f.bin", "-q", timeout=30)
+    _one_line_error(r, "fifo", "not a regular file")
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_leaves_existing_output(demo_corpus, tmp_path, sig, code, word):
     out = tmp_path / "v.bin"
     out.write_bytes(b"precious")
     tmpdir = tmp_path / "tmp"
@@ -115,10 +187,10 @@ def test_ctrl_c_leaves_existing_output(demo_corpus, tmp_path):
     while "train" not in buf and time.time() < deadline:
         buf += p.stderr.read(1)
     time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=30)
-    assert p.returncode == 130, err
-    assert "interrupted" in err
+    assert p.returncode == code, err
+    assert f"{word}; no output written" in err
     assert out.read_bytes() == b"precious"
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     assert os.listdir(tmpdir) == []  # the id cache is gone too

@@ -163,6 +163,10 @@ def test_load_rejects_other_files(tmp_path):
     (dict(vector_size=0), "vector_size"), (dict(window=-1), "window"), (dict(epochs=0), "epochs"),
     (dict(negative=0, hs=0), "no training objective"), (dict(alpha=0), "alpha"),
     (dict(min_alpha=1.0), "min_alpha"), (dict(sample=-1), "sample"),
+    (dict(window=2**40), "window: must be at most"), (dict(negative=2**40), "negative"),
+    (dict(workers=2**40), "workers"), (dict(ns_exponent=float("nan")), "ns_exponent"),
+    (dict(sample=float("inf")), "sample"), (dict(seed=-1), "seed"), (dict(max_final_vocab=0), "max_final_vocab"),
+    (dict(max_vocab_size=-5), "max_vocab_size"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -192,3 +196,42 @@ def test_countries_are_in_vocabulary(trained):
     kv = trained["sg-ns"].wv
     assert all(c in kv and k in kv for c, k, _ in COUNTRIES)
     assert len(kv) == len(trained["sg-ns"].vocab) and kv.get_count("the") > 1000
+
+
+def test_gensim_training_idioms_run_unchanged(demo_corpus):
+    sentences = [line.split() for line in demo_corpus.read_text().splitlines()[:2000]]
+    m = Word2Vec(vector_size=16, min_count=1, epochs=1, workers=1, progress=False)
+    m.build_vocab(sentences)
+    assert m.corpus_count == 2000 and m.corpus_total_words == sum(map(len, sentences))
+    before = m.wv.vectors.copy()
+    m.train(sentences, total_examples=m.corpus_count, epochs=m.epochs, compute_loss=True)
+    assert not np.array_equal(before, m.wv.vectors) and m.get_latest_training_loss() > 0
+
+
+def test_extreme_noise_exponents_are_the_same_distribution(demo_corpus):
+    from fastseq.vocab import Vocab
+    v = Vocab(["a", "b", "c"], np.array([10**7, 1000, 5]), 10**7 + 1005, 3)
+    for x in (200.0, -200.0, 500.0):
+        w = v.noise_weights(x)
+        assert np.isfinite(w).all() and w.max() > 0
+        p = w / w.sum()
+        logp = x * np.log(v.counts.astype(np.float64))
+        np.testing.assert_allclose(p, np.exp(logp - logp.max()) / np.exp(logp - logp.max()).sum())
+    np.testing.assert_array_equal(v.noise_weights(0.75), v.counts.astype(np.float64) ** 0.75)
+    m = Word2Vec(corpus_file=demo_corpus, ns_exponent=200, epochs=1, workers=1, vector_size=8,
+                 progress=False)
+    assert np.isfinite(m.wv.vectors).all()
+
+
+def test_thread_counts_are_checked():
+    with pytest.raises(ValueError, match="set_num_threads: must be between 1 and 1024"):
+        fastseq.set_num_threads(2**40)
+    with pytest.raises(TypeError, match="set_num_threads"):
+        fastseq.set_num_threads("a")
+    with pytest.raises(TypeError, match="set_num_threads"):
+        fastseq.set_num_threads(2.5)
+    try:
+        fastseq.set_num_threads(2.0)
+        assert fastseq.get_num_threads() == 2
+    finally:
+        fastseq.set_num_threads(None)

@@ -1,6 +1,7 @@
 """Run-time settings shared by every kernel: the thread count and the SIMD path."""
 from __future__ import annotations
 
+import numbers
 import os
 
 _num_threads = None
@@ -9,21 +10,33 @@ _num_threads = None
 def _default_threads():
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
-        return int(env)
+        return min(int(env), MAX_THREADS)
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
 
 
+MAX_THREADS = 1024  # more is surely a typo, and would fail in the OS's thread creation
+
+
+def check_threads(name, n):
+    """``n`` as a thread count in 1..MAX_THREADS, or a ValueError/TypeError naming ``name``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        if isinstance(n, numbers.Real) and float(n).is_integer():
+            n = int(n)
+        else:
+            raise TypeError(f"{name}: expected an integer number of threads, got {n!r}")
+    n = int(n)
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"{name}: must be between 1 and {MAX_THREADS}, got {n}")
+    return n
+
+
 def set_num_threads(n: int | None) -> None:
     """Number of threads every fastseq kernel uses (None: all cores, or OMP_NUM_THREADS)."""
     global _num_threads
-    if n is not None:
-        n = int(n)
-        if n < 1:
-            raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _num_threads = n
+    _num_threads = None if n is None else check_threads("set_num_threads", n)
 
 
 def get_num_threads() -> int:

@@ -78,6 +78,11 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
     if n_sent > 0 and (sent_start[0] < 0 or sent_start[n_sent] > tokens.shape[0]):
         raise ValueError("sent_start: spans run outside tokens")
 
+    if tokens.shape[0] == 0:
+        # every word of the batch dropped (subsampled away, or none in the vocabulary):
+        # nothing to train, and no token array to hand the kernel
+        return 0.0, 0
+
     cdef float *s1n = &syn1neg[0, 0] if p.c.negative else NULL
     cdef float *s1 = &syn1[0, 0] if p.c.hs else NULL
     cdef const float *np_ = &neg_prob[0] if p.c.negative else NULL
@@ -85,7 +90,7 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
     cdef const int64_t *ho = &hs_offset[0] if p.c.hs else NULL
     cdef const int32_t *hp = &hs_point[0] if (p.c.hs and hs_point.shape[0]) else NULL
     cdef const uint8_t *hc = &hs_code[0] if (p.c.hs and hs_code.shape[0]) else NULL
-    cdef const int32_t *tok = &tokens[0] if tokens.shape[0] else NULL
+    cdef const int32_t *tok = &tokens[0]
     cdef const float *sa = &sent_alpha[0] if n_sent else NULL
     cdef double loss = 0.0
     cdef int64_t n_ex = 0

@@ -5,13 +5,17 @@ line on stderr (``fastseq <cmd>: error: ...``) and a non-zero exit code."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
+import signal
 import sys
 import time
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class CliError(Exception):
@@ -25,17 +29,44 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" for options that take a value and have a default; not for
+    on/off flags (where it read "(default: True)" on both --binary and --text) nor None."""
+
+    def _get_help_string(self, action):
+        if action.nargs == 0 or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_INT_MAX = 2**31 - 1  # the C kernels take C ints
+
+
 def _number(cast, strict, what):
-    """An argparse ``type``: ``cast`` the text, then require > 0 (strict) or >= 0."""
+    """An argparse ``type``: ``cast`` the text, then require > 0 (strict) or >= 0, finite
+    (floats) and at most a C int (ints)."""
     def convert(text):
         try:
             v = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (v > 0 if strict else v >= 0):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} 0, got {text}")
+        if not (v > 0 if strict else v >= 0) or (cast is float and not math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} 0, got {text}"
+                                             if cast is float else f"must be {'>' if strict else '>='} 0, got {text}")
+        if cast is int and v > _INT_MAX:
+            raise argparse.ArgumentTypeError(f"must be at most {_INT_MAX}, got {text}")
         return v
     return convert
+
+
+def _finite_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return v
 
 
 _positive_int = _number(int, True, "a positive integer")
@@ -51,7 +82,7 @@ def _register_w2v(sub):
         description="Train word2vec vectors. CORPUS is UTF-8 text (or .gz), one sentence per line, "
                     "words separated by whitespace. Get one e.g. from text8 (a cleaned Wikipedia dump) "
                     "or use --demo to train on a generated corpus.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     p.add_argument("corpus", nargs="?", help="training corpus (text or .gz)")
     p.add_argument("-o", "--output", help="where to write the vectors (default: vectors.bin, or .txt with --text)")
     p.add_argument("--save-model", metavar="PATH", help="also save the full model (to continue training later)")
@@ -62,7 +93,7 @@ def _register_w2v(sub):
     p.add_argument("--dim", type=_positive_int, default=100, help="vector size")
     p.add_argument("--window", type=_positive_int, default=5, help="max context distance")
     p.add_argument("--negative", type=_nonneg_int, default=5, help="negative samples per positive")
-    p.add_argument("--ns-exponent", type=float, default=0.75, help="noise distribution: count^x")
+    p.add_argument("--ns-exponent", type=_finite_float, default=0.75, help="noise distribution: count^x")
     p.add_argument("--sample", type=_nonneg_float, default=1e-3, help="subsampling threshold (0 = off)")
     p.add_argument("--min-count", type=_positive_int, default=5, help="ignore rarer words")
     p.add_argument("--max-vocab-size", type=_positive_int, default=None,
@@ -71,10 +102,11 @@ def _register_w2v(sub):
     p.add_argument("--epochs", type=_positive_int, default=5, help="passes over the corpus")
     p.add_argument("--alpha", type=_positive_float, default=None,
                    help="start learning rate (default 0.025 for sg, 0.05 for cbow)")
-    p.add_argument("--min-alpha", type=_nonneg_float, default=0.0001, help="final learning rate")
+    p.add_argument("--min-alpha", type=_nonneg_float, default=None,
+                   help="final learning rate (default 0.0001, or --alpha if that is lower)")
     p.add_argument("--cbow-sum", action="store_true", help="CBOW: sum context vectors instead of averaging")
     p.add_argument("--threads", type=_positive_int, default=None, help="threads (default: all cores)")
-    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--seed", type=_nonneg_int, default=1, help="random seed")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--binary", dest="binary", action="store_true", default=True,
                      help="word2vec binary output")
@@ -95,10 +127,17 @@ def _cmd_w2v(args):
         raise CliError("give a CORPUS file or --demo (not both)")
     if args.negative == 0 and args.loss == "ns":
         raise CliError("--negative 0 with --loss ns leaves nothing to train (use --loss hs or both)")
-    output = args.output or ("vectors.bin" if args.binary else "vectors.txt")
+    if args.output == "" or args.save_model == "":
+        raise CliError(f"{'--output' if args.output == '' else '--save-model'}: empty path")
+    output = args.output if args.output is not None else ("vectors.bin" if args.binary else "vectors.txt")
     check_writable(output)
     if args.save_model:
         check_writable(args.save_model)
+        if _same_file(output, args.save_model):
+            raise CliError(f"--save-model {args.save_model}: the same file as --output {output}")
+    for path, what in ((output, "--output"), (args.save_model, "--save-model")):
+        if path and args.corpus and _same_file(path, args.corpus):
+            raise CliError(f"{what} {path}: that is the corpus; writing there would destroy it")
     corpus = args.corpus
     tmp_demo = None
     if args.demo:
@@ -110,13 +149,19 @@ def _cmd_w2v(args):
         corpus = tmp_demo
     sg = args.model == "sg"
     alpha = args.alpha if args.alpha is not None else (0.025 if sg else 0.05)
+    if args.min_alpha is None:
+        min_alpha = min(0.0001, alpha)
+    elif args.min_alpha > alpha:
+        raise CliError(f"--min-alpha {args.min_alpha} is above the start learning rate {alpha} (--alpha)")
+    else:
+        min_alpha = args.min_alpha
     try:
         t0 = time.perf_counter()
         model = Word2Vec(
             vector_size=args.dim, window=args.window, min_count=args.min_count,
             max_vocab_size=args.max_vocab_size, max_final_vocab=args.max_final_vocab,
             sample=args.sample, seed=args.seed, workers=args.threads, alpha=alpha,
-            min_alpha=min(args.min_alpha, alpha), sg=int(sg), hs=int(args.loss in ("hs", "both")),
+            min_alpha=min_alpha, sg=int(sg), hs=int(args.loss in ("hs", "both")),
             negative=args.negative if args.loss in ("ns", "both") else 0, ns_exponent=args.ns_exponent,
             cbow_mean=0 if args.cbow_sum else 1, epochs=args.epochs,
             shared_negatives=args.shared_negatives, progress=not args.quiet,
@@ -124,8 +169,10 @@ def _cmd_w2v(args):
         model.build_vocab(corpus_file=corpus)
         model.train(corpus_file=corpus)
         model.wv.save_word2vec_format(output, binary=args.binary)
+        args.written = [output]
         if args.save_model:
             model.save(args.save_model)
+            args.written.append(args.save_model)
         total = time.perf_counter() - t0
     finally:
         if tmp_demo:
@@ -137,6 +184,13 @@ def _cmd_w2v(args):
           f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
           f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 # ---------------------------------------------------------------------- main
@@ -162,17 +216,43 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     prog = f"fastseq {args.command}"
+    # kill (SIGTERM) unwinds like Ctrl-C: temporary files go, existing outputs stay
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return args.func(args) or 0
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        written = getattr(args, "written", [])
+        what = f"wrote only {', '.join(written)}" if written else "no output written"
+        print(f"{prog}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}; {what}",
+              file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (fastseq similar ... | head): nothing more to say to it
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except (CliError, ValueError, OSError, FloatingPointError, MemoryError) as e:
         msg = str(e) or type(e).__name__
         if isinstance(e, OSError) and e.filename and str(e.filename) not in msg:
             msg = f"{e.filename}: {e.strerror or msg}"
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _main_thread():
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

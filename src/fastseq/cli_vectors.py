@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -55,9 +56,8 @@ def _add_query_options(p, topn):
 
 def register(sub):
     """Add the word-vector subcommands to the ``fastseq`` parser."""
-    from .cli import _positive_int
+    from .cli import _HelpFormatter as fmt, _positive_int
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
 
     p = sub.add_parser("similar", help="nearest words to a word (or interactive)", formatter_class=fmt,
                        description="Print the words nearest (cosine) to WORD. Several words: nearest to "
@@ -174,7 +174,7 @@ def _print_results(query, results, as_json, out=sys.stdout, error=None, header=T
             rec["error"] = error
         else:
             rec["results"] = [[w, round(s, 6)] for w, s in results]
-        out.write(json.dumps(rec) + "\n")
+        out.write(json.dumps(_json_safe(rec)) + "\n")
         return
     if header:
         out.write(f"Query: {query}\n")
@@ -262,6 +262,17 @@ def _cmd_analogy(args):
 
 
 # ---------------------------------------------------------------------- eval
+def _json_safe(obj):
+    """NaN/inf (an undefined correlation) as null: bare NaN is not JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _cmd_eval(args):
     from .cli import CliError
 
@@ -295,7 +306,7 @@ def _cmd_eval(args):
             report["pairs"].append({"file": path, "pearson": p[0], "pearson_p": p[1], "spearman": s[0],
                                     "spearman_p": s[1], "oov_percent": oov})
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(_json_safe(report), indent=1))
         return 0
     print(f"{args.vectors}: {len(kv):,} words, dim {kv.vector_size}; first {args.restrict_vocab:,} words, "
           f"{'case-insensitive' if ci else 'case-sensitive'}")

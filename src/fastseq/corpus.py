@@ -1,4 +1,4 @@
-"""Reading corpora: plain or gzipped UTF-8 text files, or re-iterables of token lists.
+"""Reading corpora: UTF-8 text files (plain, .gz, .bz2 or .xz), or re-iterables of token lists.
 
 A text corpus is one sentence per line, tokens separated by whitespace. Lines
 may be of any length (a file with no newline at all, like text8, is read in
@@ -10,9 +10,12 @@ gensim offers under the same name).
 """
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 import re
+import stat
 from collections import Counter
 from itertools import repeat
 
@@ -33,20 +36,30 @@ class CorpusError(ValueError):
     """A corpus that cannot be read: missing, unreadable, empty or badly encoded."""
 
 
+# compressed corpora, told by their first bytes (not by the file name)
+_COMPRESSED = ((b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+               (b"BZh", lambda f: bz2.BZ2File(f, mode="rb")),
+               (b"\xfd7zXZ\x00", lambda f: lzma.LZMAFile(f, mode="rb")))
+
+
 def _open_binary(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CorpusError(f"{path}: no such file")
     if os.path.isdir(path):
         raise CorpusError(f"{path}: is a directory, not a corpus file")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # before open(), which would wait on a FIFO
+        raise CorpusError(f"{path}: not a regular file (a pipe or device): the corpus is read more "
+                          "than once (vocabulary, then training), so save it to a file first")
     try:
         f = open(path, "rb")
     except OSError as e:
         raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
-    magic = f.read(2)
+    magic = f.read(6)
     f.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")
+    for head, opener in _COMPRESSED:
+        if magic.startswith(head):
+            return opener(f)
     return f
 
 
@@ -62,7 +75,7 @@ def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=None):
         while True:
             try:
                 data = f.read(chunk_bytes)
-            except (OSError, EOFError) as e:
+            except (OSError, EOFError, lzma.LZMAError) as e:
                 raise CorpusError(f"{path}: read failed near byte {offset + len(carry)} ({e})") from None
             if data:
                 buf = carry + data

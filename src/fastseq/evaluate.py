@@ -114,7 +114,12 @@ def rankdata(a):
 
 
 def spearman(x, y):
-    """Spearman's rho (Pearson's r of the ranks) and its two-sided p-value."""
+    """Spearman's rho (Pearson's r of the ranks) and its two-sided p-value; NaN when a
+    value is NaN (ranks would place it arbitrarily; scipy's default gives NaN too)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if np.isnan(x).any() or np.isnan(y).any():
+        return Correlation(math.nan, math.nan)
     rx, ry = rankdata(x), rankdata(y)
     r = pearson(rx, ry)[0]
     return Correlation(r, _corr_pvalue(r, len(rx)))

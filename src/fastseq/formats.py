@@ -350,12 +350,18 @@ def _text_error(path, rests, first, line0, dim):
                      f"{dim} numbers each")
 
 
+_ASCII_SPACE = frozenset(" \t\n\r\v\f")
+
+
 def _check_writable_keys(keys, what):
+    # the readers (word2vec.c's, gensim's, ours) split on ASCII whitespace only, so a
+    # word with a no-break or ideographic space round-trips, as it does in gensim
     for i, k in enumerate(keys):
         if not isinstance(k, str):
             raise ValueError(f"key {i} ({k!r}) is not a string: {what} stores words only")
-        if not k or any(c.isspace() for c in k):
-            raise ValueError(f"word {k!r} cannot be written in {what} (empty or has whitespace)")
+        if not k or not _ASCII_SPACE.isdisjoint(k):
+            raise ValueError(f"word {k!r} cannot be written in {what} (empty or has an ASCII space, "
+                             f"tab or line break)")
 
 
 def write_word2vec(path, keys, vectors, binary=False, write_header=True):

@@ -59,7 +59,14 @@ class Vocab:
         return np.minimum(p, 1.0).astype(np.float32)
 
     def noise_weights(self, ns_exponent=0.75):
-        return self.counts.astype(np.float64) ** ns_exponent
+        with np.errstate(over="ignore", under="ignore"):
+            w = self.counts.astype(np.float64) ** ns_exponent
+        if not (np.isfinite(w).all() and w.max() > 0):
+            # an exponent so large (or so negative) that count^x leaves float64's range:
+            # the same distribution, scaled by its largest term, computed in logs
+            logw = ns_exponent * np.log(self.counts.astype(np.float64))
+            w = np.exp(logw - logw.max())
+        return w
 
     def huffman(self):
         """Huffman tree of the counts (word2vec.c's construction).

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _w2v
 from ._atomic import atomic_write
-from ._threads import get_num_threads, simd_level
+from ._threads import check_threads, get_num_threads, simd_level
 from .corpus import SEP, Corpus, CorpusError
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
@@ -77,21 +77,25 @@ class Word2Vec:
         self.epochs = _positive_int("epochs", epochs)
         self.min_count = _nonneg_int("min_count", min_count)
         self.negative = _nonneg_int("negative", negative)
+        if max_vocab_size is not None:
+            max_vocab_size = _positive_int("max_vocab_size", max_vocab_size, highest=None)
+        if max_final_vocab is not None:
+            max_final_vocab = _positive_int("max_final_vocab", max_final_vocab, highest=None)
         self.hs = int(bool(hs))
         if self.negative == 0 and not self.hs:
             raise ValueError("negative=0 and hs=0: no training objective (use negative > 0 and/or hs=1)")
         self.alpha = _positive_float("alpha", alpha)
-        self.min_alpha = float(min_alpha)
+        self.min_alpha = _float("min_alpha", min_alpha)
         if not (0 <= self.min_alpha <= self.alpha):
             raise ValueError(f"min_alpha: must be in [0, alpha={self.alpha}], got {min_alpha}")
-        self.sample = float(sample)
+        self.sample = _float("sample", sample)
         if self.sample < 0:
             raise ValueError(f"sample: must be >= 0, got {sample}")
         self.sg = int(bool(sg))
         self.cbow_mean = int(bool(cbow_mean))
-        self.ns_exponent = float(ns_exponent)
-        self.seed = int(seed)
-        self.workers = _positive_int("workers", workers) if workers is not None else None
+        self.ns_exponent = _float("ns_exponent", ns_exponent)
+        self.seed = _int_at_least("seed", seed, 0, highest=2**64 - 1)
+        self.workers = check_threads("workers", workers) if workers is not None else None
         self.max_vocab_size = max_vocab_size
         self.max_final_vocab = max_final_vocab
         self.shared_negatives = bool(shared_negatives)
@@ -168,13 +172,18 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ training
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None, end_alpha=None,
-              progress=None):
+              progress=None, total_examples=None, total_words=None, compute_loss=True):
         """Train on the corpus (the one ``build_vocab`` saw, or another with the same vocabulary).
 
         The learning rate decays linearly from ``start_alpha`` (default ``alpha``) to
         ``end_alpha`` (default ``min_alpha``) over all epochs, by words processed.
         Returns (in-vocabulary words processed before subsampling, raw corpus words
-        counted by the vocabulary scan x epochs)."""
+        counted by the vocabulary scan x epochs).
+
+        ``total_examples``/``total_words`` (which gensim requires, to know how far the
+        learning rate has decayed) and ``compute_loss`` are accepted so that gensim code
+        runs unchanged; fastseq sizes the schedule from its own vocabulary scan and
+        always tallies the loss."""
         if self.vocab is None:
             raise RuntimeError("call build_vocab() first (or load a saved model)")
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
@@ -229,6 +238,16 @@ class Word2Vec:
         self.raw_words_trained = self.vocab.raw_words * epochs
         self.wv.fill_norms(force=True)
         return done, self.raw_words_trained
+
+    @property
+    def corpus_count(self):
+        """Sentences (lines) in the corpus the vocabulary was built from (gensim's name)."""
+        return self.vocab.n_sentences if self.vocab is not None else 0
+
+    @property
+    def corpus_total_words(self):
+        """Raw words in that corpus, out-of-vocabulary ones included (gensim's name)."""
+        return self.vocab.raw_words if self.vocab is not None else 0
 
     def get_latest_training_loss(self):
         """Summed loss of the last epoch (gensim's name; a float64 total, it cannot overflow)."""
@@ -343,17 +362,19 @@ class _Producer:
         return False
 
     def _run(self):
-        cache = None
+        fd = None
         try:
+            # the id cache has no name once opened: nothing is left behind, whatever
+            # ends the process (even SIGKILL)
             fd, cache_path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
-            cache = (fd, cache_path)
+            os.unlink(cache_path)
             done = 0
             sizes = []  # ids per batch in epoch 1: later epochs read the same batches back whole
             for epoch in range(self.epochs):
                 if epoch == 0:
                     parts = _rebatch(self._encode_and_cache(fd), _BATCH_WORDS)
                 else:
-                    parts = _read_batches(cache_path, sizes)
+                    parts = _read_batches(fd, sizes)
                 for b, part in enumerate(parts):
                     if epoch == 0:
                         sizes.append(len(part))
@@ -365,12 +386,8 @@ class _Producer:
         except BaseException as e:  # handed to the main thread
             self._put(e)
         finally:
-            if cache is not None:
-                os.close(cache[0])
-                try:
-                    os.unlink(cache[1])
-                except OSError:
-                    pass
+            if fd is not None:
+                os.close(fd)
 
     def _encode_and_cache(self, fd):
         corpus, m = self.corpus, self.model
@@ -412,13 +429,14 @@ class _Producer:
         return batch
 
 
-def _read_batches(path, sizes):
+def _read_batches(fd, sizes):
     """The batches of epoch 1 again, read back from the id cache by their sizes."""
-    with open(path, "rb") as f:
+    with os.fdopen(os.dup(fd), "rb") as f:
+        f.seek(0)
         for n in sizes:
             arr = np.fromfile(f, dtype=np.int32, count=n)
             if len(arr) != n:
-                raise OSError(f"{path}: the id cache ended early (expected {n} more ids)")
+                raise OSError(f"the id cache ({tempfile.gettempdir()}) ended early (expected {n} more ids)")
             yield arr
 
 
@@ -450,22 +468,37 @@ def _bar(enabled, desc, unit, total=None):
                 dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
 
 
-def _int_at_least(name, v, lowest):
+_INT_MAX = 2**31 - 1  # the C kernels take C ints
+
+
+def _int_at_least(name, v, lowest, highest=_INT_MAX):
     try:
         iv = int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name}: expected an integer, got {v!r}") from None
     if iv != v or iv < lowest:
         raise ValueError(f"{name}: must be {'a positive integer' if lowest == 1 else '>= 0'}, got {v!r}")
+    if highest is not None and iv > highest:
+        raise ValueError(f"{name}: must be at most {highest}, got {v!r}")
     return iv
 
 
-def _positive_int(name, v):
-    return _int_at_least(name, v, 1)
+def _positive_int(name, v, highest=_INT_MAX):
+    return _int_at_least(name, v, 1, highest)
 
 
 def _nonneg_int(name, v):
     return _int_at_least(name, v, 0)
+
+
+def _float(name, v):
+    try:
+        fv = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {v!r}") from None
+    if not np.isfinite(fv):
+        raise ValueError(f"{name}: must be a finite number, got {v!r}")
+    return fv
 
 
 def _positive_float(name, v):
