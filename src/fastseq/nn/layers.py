@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-from .module import Module, Parameter, as_float_array
+from .module import Module, Parameter, as_float_array, is_inference_mode
 
 
 def _check_dtype(dtype):
@@ -19,6 +20,22 @@ def _check_size(name, v):
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
         raise ValueError(f"{name}: expected a positive integer, got {v!r}")
     return int(v)
+
+
+def _check_int(name, v):
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+        raise TypeError(f"{name}: expected an integer, got {v!r}")
+    return int(v)
+
+
+def _check_probability(name, p):
+    if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 <= p <= 1):
+        raise ValueError(f"{name}: expected a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+_NO_FORWARD = ("no forward to go back through (forward ran under inference_mode, "
+               "or backward was already called)")
 
 
 def _index_array(name, ids, n):
@@ -55,6 +72,7 @@ class Embedding(Module):
         self.embedding_dim = _check_size("embedding_dim", embedding_dim)
         dtype = _check_dtype(dtype)
         if padding_idx is not None:
+            padding_idx = _check_int("padding_idx", padding_idx)
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(f"padding_idx: must be in [-{self.num_embeddings}, "
                                  f"{self.num_embeddings}), got {padding_idx}")
@@ -71,6 +89,7 @@ class Embedding(Module):
         self.key_to_index = None
         self.index_to_key = None
         self._ids = None
+        self._versions = None
 
     @classmethod
     def from_vectors(cls, vectors, freeze=False, padding_idx=None):
@@ -95,18 +114,22 @@ class Embedding(Module):
 
     def forward(self, ids):
         ids = _index_array("ids", ids, self.num_embeddings)
-        self._ids = ids
+        keep = not is_inference_mode()
+        self._ids = ids if keep else None
+        self._versions = self._save_versions() if keep else None
         return self.weight.data[ids]
 
     def backward(self, grad_output):
         """Accumulate into ``weight.grad`` (only the looked-up rows). Returns None:
         ids have no gradient."""
         if self._ids is None:
-            raise RuntimeError("Embedding.backward: call forward first")
+            raise RuntimeError(f"Embedding.backward: {_NO_FORWARD}")
+        self._check_versions(self._versions)
         ids = self._ids
         g = as_float_array("grad_output", grad_output, self.weight.dtype)
         if g.shape != ids.shape + (self.embedding_dim,):
             raise ValueError(f"grad_output: expected shape {ids.shape + (self.embedding_dim,)}, got {g.shape}")
+        self._ids = self._versions = None
         if not self.weight.requires_grad:
             return None
         flat = ids.reshape(-1)
@@ -139,6 +162,7 @@ class Linear(Module):
         self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype))
         self.bias = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
         self._x = None
+        self._versions = None
 
     def config(self):
         return dict(in_features=self.in_features, out_features=self.out_features,
@@ -146,9 +170,14 @@ class Linear(Module):
 
     def forward(self, x):
         x = as_float_array("x", x, self.weight.dtype)
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
+        if x.ndim < 1:
+            raise ValueError(f"x: expected at least 1 dimension (the {self.in_features} features), "
+                             "got a scalar")
+        if x.shape[-1] != self.in_features:
             raise ValueError(f"x: expected last dimension {self.in_features}, got shape {x.shape}")
-        self._x = x
+        keep = not is_inference_mode()
+        self._x = x if keep else None
+        self._versions = self._save_versions() if keep else None
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
@@ -157,11 +186,13 @@ class Linear(Module):
     def backward(self, grad_output):
         """Accumulate weight / bias gradients; return the gradient of x."""
         if self._x is None:
-            raise RuntimeError("Linear.backward: call forward first")
+            raise RuntimeError(f"Linear.backward: {_NO_FORWARD}")
+        self._check_versions(self._versions)
         x = self._x
         g = as_float_array("grad_output", grad_output, self.weight.dtype)
         if g.shape != x.shape[:-1] + (self.out_features,):
             raise ValueError(f"grad_output: expected shape {x.shape[:-1] + (self.out_features,)}, got {g.shape}")
+        self._x = self._versions = None
         g2 = g.reshape(-1, self.out_features)
         if self.weight.requires_grad:
             self.weight.grad += g2.T @ x.reshape(-1, self.in_features)
@@ -175,17 +206,24 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        if not (isinstance(p, (int, float)) and 0 <= p <= 1):
-            raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = _check_probability("p", p)
         self.rng = np.random.default_rng(seed)
         self._mask = None
+        self._shape = None  # the shape of the last forward's input (None: nothing to go back through)
 
     def config(self):
         return dict(p=self.p)
 
-    def forward(self, x):
+    @staticmethod
+    def _float_array(name, x):
         x = np.asarray(x)
+        if x.dtype.kind != "f":  # scaling by 1/(1-p) needs floats (PyTorch refuses too)
+            raise TypeError(f"{name}: expected a floating-point input, got dtype {x.dtype}")
+        return x
+
+    def forward(self, x):
+        x = self._float_array("x", x)
+        self._shape = None if is_inference_mode() else x.shape
         if not self.training or self.p == 0:
             self._mask = None
             return x
@@ -196,7 +234,13 @@ class Dropout(Module):
         return x * self._mask
 
     def backward(self, grad_output):
-        g = np.asarray(grad_output)
+        if self._shape is None:
+            raise RuntimeError("Dropout.backward: no forward to go back through (call forward first, "
+                               "not under inference_mode)")
+        g = self._float_array("grad_output", grad_output)
+        if g.shape != self._shape:
+            raise ValueError(f"grad_output: expected shape {self._shape} (the forward's input), "
+                             f"got {g.shape}")
         return g if self._mask is None else g * self._mask
 
 
@@ -214,7 +258,7 @@ class CrossEntropyLoss(Module):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
-        self.ignore_index = int(ignore_index)
+        self.ignore_index = _check_int("ignore_index", ignore_index)
         self.reduction = reduction
         self._saved = None
 
@@ -226,8 +270,11 @@ class CrossEntropyLoss(Module):
         if z.dtype not in (np.float32, np.float64):
             z = z.astype(np.float32)
         if z.ndim < 1:
-            raise ValueError("logits: expected at least one dimension (the classes)")
+            raise ValueError("logits: expected at least one dimension (the classes), got a scalar")
         C = z.shape[-1]
+        if C == 0:
+            raise ValueError(f"logits: expected at least one class in the last dimension, "
+                             f"got shape {z.shape}")
         if hasattr(target, "detach") and hasattr(target, "cpu"):
             target = target.detach().cpu()
         t = np.asarray(target)
@@ -238,8 +285,12 @@ class CrossEntropyLoss(Module):
         w = (t != self.ignore_index).astype(z.dtype)
         if mask is not None:
             m = np.asarray(mask)
+            if m.dtype.kind not in "biuf":
+                raise ValueError(f"mask: expected booleans or numbers, got dtype {m.dtype}")
             if m.shape != t.shape:
-                raise ValueError(f"mask: expected shape {t.shape}, got {m.shape}")
+                raise ValueError(f"mask: expected shape {t.shape} (the target's), got {m.shape}")
+            if not (np.isfinite(m) & (m >= 0)).all():
+                raise ValueError("mask: expected finite weights >= 0")
             w = w * m.astype(z.dtype)
         valid = w != 0
         if ((t[valid] < 0) | (t[valid] >= C)).any():
@@ -263,11 +314,21 @@ class CrossEntropyLoss(Module):
         if self._saved is None:
             raise RuntimeError("CrossEntropyLoss.backward: call forward first")
         p, t, w = self._saved
+        shape = t.shape if self.reduction == "none" else ()
+        try:
+            gr = np.asarray(grad, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"grad: expected a number or an array of numbers, got {grad!r}") from None
+        if gr.shape != shape:
+            raise ValueError(f"grad: expected shape {shape} (the loss's, reduction={self.reduction!r}), "
+                             f"got {gr.shape}")
+        if not np.isfinite(gr).all():
+            raise ValueError("grad: contains NaN or infinity")
         g = p.copy()
         np.put_along_axis(g, t[..., None], np.take_along_axis(g, t[..., None], axis=-1) - 1, axis=-1)
         scale = w
         if self.reduction == "mean":
             denom = w.sum(dtype=np.float64)
             scale = w / denom if denom > 0 else w * 0
-        g *= (scale * np.asarray(grad, dtype=g.dtype))[..., None]
+        g *= (scale * gr.astype(g.dtype))[..., None]
         return g

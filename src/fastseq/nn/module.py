@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -31,26 +32,45 @@ class Parameter:
     ``grad`` is accumulated into by ``backward`` and cleared by ``zero_grad``. A
     parameter with ``requires_grad=False`` gets no gradient and optimisers skip it.
     ``rows`` is set by sparse producers (``Embedding``): the rows of ``grad`` that
-    may be non-zero since the last ``zero_grad`` (None: the whole array)."""
+    may be non-zero since the last ``zero_grad`` (None: the whole array).
 
-    __slots__ = ("data", "grad", "requires_grad", "sparse", "rows")
+    ``_version`` counts changes to ``data`` (optimiser steps, ``load_state_dict``,
+    assignment to ``data``), like PyTorch's: a module's backward raises if its
+    parameters changed since its forward. Raw in-place NumPy edits
+    (``p.data[0] = 1``) are not counted. Assigning ``data`` keeps the shape and
+    dtype (a float64 array is converted to a float32 parameter's dtype)."""
+
+    __slots__ = ("_data", "grad", "requires_grad", "sparse", "rows", "_version", "_name")
 
     def __init__(self, data, requires_grad=True, sparse=False):
-        self.data = np.ascontiguousarray(data)
-        if self.data.dtype.kind != "f":
-            raise ValueError(f"data: expected a floating-point array, got {self.data.dtype}")
+        self._data = np.ascontiguousarray(data)
+        if self._data.dtype.kind != "f":
+            raise ValueError(f"data: expected a floating-point array, got {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
-        self.grad = np.zeros_like(self.data)
+        self.grad = np.zeros_like(self._data)
         self.sparse = bool(sparse)
         self.rows = None
+        self._version = 0
+        self._name = None  # set when a module registers it (for messages)
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if value is not self._data:  # ``p.data -= x`` assigns the same array back
+            name = f"{self._name}.data" if self._name else "data"
+            self._data = as_param_array(name, value, self._data)
+        self._version += 1
 
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     def zero_grad(self):
         if self.sparse and self.rows is not None:
@@ -67,10 +87,35 @@ class Parameter:
         self.rows = rows if self.rows is None else np.union1d(self.rows, rows)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        return f"Parameter(shape={self._data.shape}, dtype={self._data.dtype})"
+
+
+def as_param_array(name, value, like):
+    """``value`` (array-like or torch tensor) as a C-contiguous array of ``like``'s
+    shape and dtype; ValueError naming ``name`` otherwise, or if a finite value
+    overflows the dtype."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16; exact in float32
+            value = value.float()
+    if value is None:
+        raise ValueError(f"{name}: expected an array, got None")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - whatever the object's __array__ raises
+        raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    if arr.shape != like.shape:
+        raise ValueError(f"{name}: expected shape {like.shape}, got {arr.shape}")
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=like.dtype)
+    if out is not arr and not np.isfinite(out).all() and (np.isfinite(out) != np.isfinite(arr)).any():
+        raise ValueError(f"{name}: values too large for {like.dtype}")
+    return out
 
 
 def as_float_array(name, value, dtype, ndim=None):
@@ -82,9 +127,9 @@ def as_float_array(name, value, dtype, ndim=None):
         raise ValueError(f"{name}: expected an array, got {type(value).__name__}") from exc
     if arr.dtype.kind not in "f":
         raise ValueError(f"{name}: expected a floating-point array, got dtype {arr.dtype}")
-    if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
-        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: contains NaN or infinity")
     return arr
@@ -106,6 +151,8 @@ class Module:
             raise AttributeError("call Module.__init__() before assigning attributes")
         if isinstance(value, Parameter):
             self._modules.pop(name, None)
+            if value._name is None:
+                value._name = name
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
@@ -171,27 +218,35 @@ class Module:
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters. Values may be anything with ``__array__``
-        (a torch tensor works). With ``strict``, missing or unexpected keys raise
-        ValueError; a shape mismatch always does."""
+        (a torch tensor works, bfloat16 included). With ``strict``, missing or
+        unexpected keys raise ValueError; a shape mismatch, a non-numeric array or a
+        value too large for the parameter's dtype always does, before anything is
+        copied."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict: expected a mapping of name -> array, "
+                            f"got {type(state_dict).__name__}")
         own = OrderedDict(self.named_parameters())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for name, p in own.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            if hasattr(value, "detach") and hasattr(value, "cpu"):
-                value = value.detach().cpu()
-            arr = np.asarray(value)
-            if arr.shape != p.data.shape:
-                raise ValueError(f"state_dict[{name!r}]: expected shape {p.data.shape}, got {arr.shape}")
-            if arr.dtype.kind not in "fiu":
-                raise ValueError(f"state_dict[{name!r}]: expected numbers, got dtype {arr.dtype}")
+        new = [(p, as_param_array(f"state_dict[{name!r}]", state_dict[name], p.data))
+               for name, p in own.items() if name in state_dict]
+        for p, arr in new:
             p.data[...] = arr
+            p._version += 1
         self._after_load()
         return missing, unexpected
+
+    def _save_versions(self):
+        """What ``_check_versions`` compares against at backward (call at forward)."""
+        return [(name, p, p._version) for name, p in self._parameters.items()]
+
+    def _check_versions(self, saved):
+        for name, p, version in saved:
+            if self._parameters.get(name) is not p or p._version != version:
+                raise RuntimeError(f"{type(self).__name__}.backward: {name} was modified (optimiser step, "
+                                   "load_state_dict or .data assignment) after forward; run forward again")
 
     def _after_load(self):
         for m in self._modules.values():
@@ -230,6 +285,11 @@ class Sequential(Module):
         return len(self._modules)
 
     def __getitem__(self, i):
+        if isinstance(i, slice):  # a Sequential keeping the names, as in PyTorch
+            seq = Sequential()
+            for name, m in list(self._modules.items())[i]:
+                setattr(seq, name, m)
+            return seq
         return list(self._modules.values())[i]
 
     def __iter__(self):

@@ -5,16 +5,36 @@ received gradient only (lazily, as ``torch.optim.SparseAdam`` does)."""
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
 from .module import Parameter
 
 
+def _real(name, v, low=None, high=None, low_open=False):
+    """``v`` as a float: TypeError naming ``name`` if it is not a number, ValueError
+    if it is NaN or outside [low, high) ((low, high) with ``low_open``)."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{name}: expected a number, got {v!r}")
+    v = float(v)
+    if math.isnan(v) or (low is not None and (v <= low if low_open else v < low)) or \
+            (high is not None and v >= high):
+        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+        hi = "" if high is None else f"< {high}"
+        raise ValueError(f"{name}: expected a number {' and '.join(x for x in (lo, hi) if x)}, got {v}")
+    return v
+
+
 def _param_list(params):
     if isinstance(params, Parameter):
         return [params]
-    out = list(params)
+    try:
+        out = list(params)
+    except TypeError:
+        raise TypeError(f"params: expected an iterable of Parameters, got {type(params).__name__} "
+                        "(pass module.parameters())") from None
     for i, p in enumerate(out):
         if not isinstance(p, Parameter):
             raise ValueError(f"params[{i}]: expected a Parameter, got {type(p).__name__}")
@@ -40,15 +60,30 @@ class Optimizer:
     ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and numbers)."""
 
     def __init__(self, params, defaults):
-        params = list(params) if not isinstance(params, Parameter) else [params]
+        if isinstance(params, Parameter):
+            params = [params]
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(f"params: expected an iterable of Parameters or of parameter groups, "
+                            f"got {type(params).__name__} (pass module.parameters())") from None
         if not params:
             raise ValueError("params: got an empty list of parameters")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        groups = params if isinstance(params[0], Mapping) else [{"params": params}]
         self.defaults = dict(defaults)
         self.param_groups = []
-        for g in groups:
+        seen = set()
+        for i, g in enumerate(groups):
+            if not isinstance(g, Mapping) or "params" not in g:
+                raise ValueError(f"params[{i}]: expected a parameter group (a dict with 'params'), "
+                                 f"got {g!r:.60}")
             g = dict(g)
             g["params"] = _param_list(g["params"])
+            for p in g["params"]:
+                if id(p) in seen:
+                    raise ValueError("params: some parameters appear more than once (in one group or "
+                                     "in more than one parameter group)")
+                seen.add(id(p))
             for k, v in self.defaults.items():
                 g.setdefault(k, v)
             self._check_group(g)
@@ -56,10 +91,21 @@ class Optimizer:
         self.state = {}  # id(param) -> dict of arrays / numbers
 
     def _check_group(self, g):
-        if not (g["lr"] >= 0):
-            raise ValueError(f"lr: expected >= 0, got {g['lr']}")
-        if g.get("weight_decay", 0) < 0:
-            raise ValueError(f"weight_decay: expected >= 0, got {g['weight_decay']}")
+        """Validate the hyper-parameters in ``g`` (in place: numbers become floats)."""
+        g["lr"] = _real("lr", g["lr"], 0)
+        for k in ("weight_decay", "momentum", "eps"):
+            if k in g:
+                g[k] = _real(k, g[k], 0)
+        if "dampening" in g:
+            g["dampening"] = _real("dampening", g["dampening"])
+        if "betas" in g:
+            b = g["betas"]
+            if not (isinstance(b, (tuple, list)) and len(b) == 2):
+                raise ValueError(f"betas: expected a pair (beta1, beta2), got {b!r}")
+            try:
+                g["betas"] = tuple(_real("betas", x, 0, 1) for x in b)
+            except (TypeError, ValueError):
+                raise ValueError(f"betas: expected two numbers in [0, 1), got {b!r}") from None
 
     def zero_grad(self):
         for g in self.param_groups:
@@ -74,30 +120,54 @@ class Optimizer:
         state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v)
                      for k, v in self.state[id(p)].items()}
                  for i, p in enumerate(params) if id(p) in self.state}
-        groups = [{k: v for k, v in g.items() if k != "params"} for g in self.param_groups]
+        groups, start = [], 0
+        for g in self.param_groups:  # 'params': the indices of the group's parameters, as in PyTorch
+            n = len(g["params"])
+            groups.append({**{k: v for k, v in g.items() if k != "params"},
+                           "params": list(range(start, start + n))})
+            start += n
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd):
+        """Restore what ``state_dict`` returned, for the same parameters in the same
+        groups; everything is checked before anything changes."""
+        if not (isinstance(sd, Mapping) and "state" in sd and "param_groups" in sd):
+            got = f"keys {sorted(map(str, sd))}" if isinstance(sd, Mapping) else type(sd).__name__
+            raise ValueError(f"state_dict: expected a dict with 'state' and 'param_groups', got {got}")
         params = self._all_params()
-        if len(sd["param_groups"]) != len(self.param_groups):
-            raise ValueError("state_dict: a different number of parameter groups")
-        for g, saved in zip(self.param_groups, sd["param_groups"]):
-            g.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {}
+        saved_groups = list(sd["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"state_dict: {len(saved_groups)} parameter groups, this optimizer has "
+                             f"{len(self.param_groups)}")
+        groups = []
+        for i, (g, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if "params" in saved and len(saved["params"]) != len(g["params"]):
+                raise ValueError(f"state_dict: parameter group {i} has {len(saved['params'])} "
+                                 f"parameters, this optimizer's has {len(g['params'])}")
+            new_g = {**g, **{k: v for k, v in saved.items() if k != "params"}}
+            self._check_group(new_g)
+            groups.append(new_g)
+        state = {}
         for i, st in sd["state"].items():
             i = int(i)
-            if i >= len(params):
+            if not 0 <= i < len(params):
                 raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
             p = params[i]
             new = {}
             for k, v in st.items():
-                if isinstance(v, np.ndarray) and v.shape == p.data.shape:
-                    new[k] = v.astype(p.data.dtype, copy=True)
-                elif isinstance(v, np.ndarray) and v.ndim == 0:
+                if isinstance(v, np.ndarray) and v.ndim == 0:
                     new[k] = v.item()
+                elif isinstance(v, np.ndarray):
+                    if v.shape != p.data.shape:
+                        raise ValueError(f"state_dict['state'][{i}][{k!r}]: expected shape "
+                                         f"{p.data.shape} (the parameter's), got {v.shape}")
+                    new[k] = v.astype(p.data.dtype, copy=True)
                 else:
                     new[k] = v
-            self.state[id(p)] = new
+            state[id(p)] = new
+        for g, new_g in zip(self.param_groups, groups):
+            g.update(new_g)
+        self.state = state
 
 
 class SGD(Optimizer):
@@ -106,8 +176,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False):
-        if momentum < 0:
-            raise ValueError(f"momentum: expected >= 0, got {momentum}")
+        momentum, dampening = _real("momentum", momentum, 0), _real("dampening", dampening)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov: needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -144,6 +213,7 @@ class SGD(Optimizer):
                     p.data -= lr * d
                 else:
                     p.data[rows] = data - lr * d
+                p._version += 1
 
 
 class Adam(Optimizer):
@@ -154,11 +224,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"betas: expected both in [0, 1), got {betas}")
-        if eps < 0:
-            raise ValueError(f"eps: expected >= 0, got {eps}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
     def step(self):
@@ -203,6 +269,7 @@ class Adam(Optimizer):
                     st["exp_avg"][rows] = m
                     st["exp_avg_sq"][rows] = v
                     p.data[rows] = data
+                p._version += 1
 
 
 class AdamW(Adam):
@@ -221,7 +288,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     (``torch.nn.utils.clip_grad_norm_``). Returns the norm before clipping."""
     params = [p for p in _param_list(parameters) if p.requires_grad]
     grads = [g for _, g, _ in _grads(params)]
-    norm_type = float(norm_type)
+    max_norm = _real("max_norm", max_norm, 0, low_open=True)
+    norm_type = _real("norm_type", float("inf") if norm_type == "inf" else norm_type, 0, low_open=True)
     if not grads:
         return 0.0
     if math.isinf(norm_type):
@@ -229,7 +297,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     else:
         total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads) ** (1.0 / norm_type)
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if not coef >= 1:  # a NaN norm makes every gradient NaN, as in PyTorch
         for p, _, rows in _grads(params):
             if rows is None:
                 p.grad *= coef
@@ -240,7 +308,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
 
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element to [-clip_value, clip_value]."""
-    c = float(clip_value)
+    c = _real("clip_value", clip_value, 0)
+    if math.isinf(c):
+        raise ValueError(f"clip_value: expected a finite number >= 0, got {c}")
     for p, _, rows in _grads(_param_list(parameters)):
         if rows is None:
             np.clip(p.grad, -c, c, out=p.grad)
@@ -271,9 +341,11 @@ class StepLR(_Schedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
+        if not isinstance(step_size, numbers.Integral) or isinstance(step_size, bool):
+            raise TypeError(f"step_size: expected an integer, got {step_size!r}")
         if step_size < 1:
             raise ValueError(f"step_size: expected >= 1, got {step_size}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size, self.gamma = int(step_size), _real("gamma", gamma, 0, low_open=True)
 
     def step(self):
         self.last_epoch += 1
@@ -286,7 +358,7 @@ class ExponentialLR(_Schedule):
 
     def __init__(self, optimizer, gamma):
         super().__init__(optimizer)
-        self.gamma = float(gamma)
+        self.gamma = _real("gamma", gamma, 0, low_open=True)
 
     def step(self):
         self.last_epoch += 1
@@ -307,11 +379,18 @@ class ReduceLROnPlateau(_Schedule):
             raise ValueError(f"threshold_mode: expected 'rel' or 'abs', got {threshold_mode!r}")
         if not 0 < factor < 1:
             raise ValueError(f"factor: expected in (0, 1), got {factor}")
+        if not isinstance(patience, numbers.Integral) or isinstance(patience, bool) or patience < 0:
+            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
         self.mode, self.factor, self.patience = mode, float(factor), int(patience)
         self.threshold, self.threshold_mode = float(threshold), threshold_mode
         self.cooldown, self.eps = int(cooldown), float(eps)
         n = len(optimizer.param_groups)
-        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [float(min_lr)] * n
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"min_lr: expected one value per parameter group ({n}), got {len(min_lr)}")
+            self.min_lrs = [_real("min_lr", v, 0) for v in min_lr]
+        else:
+            self.min_lrs = [_real("min_lr", min_lr, 0)] * n
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0

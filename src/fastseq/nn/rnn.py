@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 import numpy as np
 
@@ -16,15 +18,19 @@ def _lengths_array(lengths, T, B):
     if hasattr(lengths, "detach") and hasattr(lengths, "cpu"):
         lengths = lengths.detach().cpu()
     arr = np.asarray(lengths)
-    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError("lengths: contains NaN or infinity")
+        if (arr != np.round(arr)).any():
+            raise ValueError(f"lengths: expected whole numbers, got {arr[arr != np.round(arr)][0]}")
+    elif arr.dtype.kind not in "iu":
         raise ValueError(f"lengths: expected integers, got dtype {arr.dtype}")
     if arr.shape != (B,):
         raise ValueError(f"lengths: expected shape ({B},) (one per sequence), got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.int64)
-    if B and (arr.min() < 1 or arr.max() > T):
+    if B and (arr.min() < 1 or arr.max() > T):  # checked before the cast: uint64 may not fit int64
         raise ValueError(f"lengths: every length must be in [1, {T}] (the padded length), "
                          f"got min {arr.min()}, max {arr.max()}")
-    return arr
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 class RNNBase(Module):
@@ -40,8 +46,12 @@ class RNNBase(Module):
                         ("num_layers", num_layers)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {v!r}")
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout <= 1):
+        if not (isinstance(dropout, numbers.Real) and not isinstance(dropout, bool) and 0 <= dropout <= 1):
             raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero "
+                          f"dropout expects num_layers greater than 1, but got dropout={float(dropout)} "
+                          f"and num_layers={num_layers}", UserWarning, stacklevel=3)
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
@@ -69,6 +79,7 @@ class RNNBase(Module):
                     setattr(self, "bias_ih" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
                     setattr(self, "bias_hh" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
         self._ctx = None
+        self._versions = None
         self._scratch = np.empty(0, np.uint8)  # kernel scratch, kept between calls
         self._ws_pool = []  # workspaces of finished forward/backward passes, for reuse
 
@@ -106,6 +117,24 @@ class RNNBase(Module):
         return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx),
                 get("bias_hh" + sfx))
 
+    def _check_weights(self):
+        """Every weight present with the shape and dtype the kernels expect (they may
+        have been reassigned since the constructor)."""
+        G, H, D = self._gates[self.mode], self.hidden_size, self.num_directions
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else H * D
+            for d in range(D):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, H)}
+                if self.bias:
+                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+                for name, shape in shapes.items():
+                    p = self._parameters.get(name + sfx)
+                    if p is None or p.shape != shape or p.dtype != self.dtype:
+                        got = "None" if p is None else f"{p.dtype} {p.shape}"
+                        raise ValueError(f"{name + sfx}: expected a {self.dtype} Parameter of shape "
+                                         f"{shape}, got {got}")
+
     def _check_state(self, name, value, B, batched):
         L, H = self.num_layers * self.num_directions, self.hidden_size
         if value is None:
@@ -130,7 +159,9 @@ class RNNBase(Module):
 
         Returns ``out, h_n`` (LSTM: ``out, (h_n, c_n)``), out of shape
         (T, B, num_directions * hidden_size) (batch_first: (B, T, ...))."""
-        xa = as_float_array("x", x, self.dtype, ndim=(2, 3))
+        xa = as_float_array("x", x, self.dtype)
+        if xa.ndim not in (2, 3):
+            raise ValueError(f"x: expected a 2-D (unbatched) or 3-D (batched) array, got shape {xa.shape}")
         batched = xa.ndim == 3
         if not batched:
             xa = xa[:, None, :]
@@ -139,8 +170,9 @@ class RNNBase(Module):
         T, B, I = xa.shape
         if I != self.input_size:
             raise ValueError(f"x: expected input_size {self.input_size} in the last dimension, got {I}")
-        if T == 0 or B == 0:
-            raise ValueError(f"x: needs at least one step and one sequence, got shape {np.shape(x)}")
+        if T == 0:
+            raise ValueError(f"x: needs at least one step, got shape {np.shape(x)}")
+        self._check_weights()
         lens = _lengths_array(lengths, T, B)
         if self.mode == "LSTM":
             if hx is None:
@@ -148,6 +180,9 @@ class RNNBase(Module):
             else:
                 if not (isinstance(hx, (tuple, list)) and len(hx) == 2):
                     raise ValueError("hx: expected a tuple (h0, c0) for LSTM")
+                if hx[0] is None or hx[1] is None:
+                    raise ValueError("hx: expected both h0 and c0 (or hx=None for zeros), "
+                                     "got None in the tuple")
                 h0 = self._check_state("h0", hx[0], B, batched)
                 c0 = self._check_state("c0", hx[1], B, batched)
         else:
@@ -178,6 +213,9 @@ class RNNBase(Module):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 ws = self._take_ws(_rnn.workspace_size(self._mode_id, T, B, H))
+                if B == 0:  # an empty batch (PyTorch returns empty outputs): nothing for C to do
+                    wss.append(ws)
+                    continue
                 _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
                              None if b_ih is None else b_ih.data,
                              None if b_hh is None else b_hh.data,
@@ -192,6 +230,7 @@ class RNNBase(Module):
             inp = out
         if keep:
             ctx["h0"], ctx["c0"] = h0, c0
+        self._versions = self._save_versions() if keep else None
         if self._ctx is not None:
             self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])
         self._ctx = ctx
@@ -208,6 +247,7 @@ class RNNBase(Module):
         if ctx is None:
             raise RuntimeError(f"{type(self).__name__}.backward: no forward to go back through "
                                "(forward ran under inference_mode, or backward was already called)")
+        self._check_versions(self._versions)
         T, B, batched, lens = ctx["T"], ctx["B"], ctx["batched"], ctx["lengths"]
         D, H, L = self.num_directions, self.hidden_size, self.num_layers
         dt = self.dtype
@@ -239,6 +279,8 @@ class RNNBase(Module):
                 def grad_of(p):
                     return p.grad if (p is not None and p.requires_grad) else None
 
+                if B == 0:
+                    continue
                 _rnn.backward(self._mode_id, d == 1, simd, g, d * H,
                               None if gh is None else gh[k], None if gc is None else gc[k],
                               lc["ws"][d], x, w_ih.data, w_hh.data,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import atomic_write, check_writable
 from .module import Module
 from .optim import Optimizer
 
@@ -30,6 +30,16 @@ def _as_dict(obj):
                 raise ValueError(f"objects[{k!r}]: expected a Module or Optimizer, got {type(v).__name__}")
         return obj
     raise ValueError(f"objects: expected a Module, an Optimizer or a dict of them, got {type(obj).__name__}")
+
+
+def _json_default(v):
+    if isinstance(v, np.generic):  # np.int64(3), np.float32(0.1): JSON has plain numbers
+        return v.item()
+    raise TypeError(f"{type(v).__name__} is not JSON serializable")
+
+
+def _to_json(obj):
+    return json.dumps(obj, default=_json_default)
 
 
 def save(objects, path):
@@ -55,66 +65,111 @@ def save(objects, path):
                         state_meta[str(i)][k] = v
             meta["objects"][name] = {"kind": "optimizer", "class": type(obj).__name__,
                                      "param_groups": sd["param_groups"], "state": state_meta}
-    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays["__meta__"] = np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
+    check_writable(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as f:
             np.savez(f, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except OSError as exc:
+        if path in str(exc):
+            raise
+        raise type(exc)(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _not_ours(path, reason):
+    return ValueError(f"{path}: not a fastseq.nn file ({reason})")
+
+
+def _read(path):
+    """(meta, arrays) of a file :func:`save` wrote; one ValueError for anything else."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head[:4] != b"PK\x03\x04":
+        raise _not_ours(path, "empty file" if not head else "a .npy array, not an .npz archive"
+                        if head == b"\x93NUMPY" else "not an .npz archive")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "__meta__" not in z.files:
+                raise _not_ours(path, "no __meta__")
+            raw = z["__meta__"]
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    except ValueError as exc:
+        if str(exc).startswith(f"{path}: "):
+            raise
+        raise _not_ours(path, f"damaged archive: {exc}") from None
+    except OSError:
         raise
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error...
+        raise _not_ours(path, f"damaged archive: {type(exc).__name__}: {exc}") from None
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise _not_ours(path, "__meta__ is not JSON") from None
+    if not isinstance(meta, dict):
+        raise _not_ours(path, "__meta__ is not a JSON object")
+    if meta.get("format") != _FORMAT:
+        raise _not_ours(path, f"format {meta.get('format')!r}")
+    version = meta.get("version")
+    if not isinstance(version, int):
+        raise _not_ours(path, f"format version {version!r}")
+    if version > _VERSION:
+        raise ValueError(f"{path}: format version {version}, newer than this fastseq reads ({_VERSION})")
+    objects = meta.get("objects")
+    if not isinstance(objects, dict):
+        raise _not_ours(path, "__meta__ has no 'objects'")
+    for name, info in objects.items():
+        kind = info.get("kind") if isinstance(info, dict) else None
+        fields = {"module": {"class": str, "config": dict},
+                  "optimizer": {"class": str, "param_groups": list, "state": dict}}.get(kind)
+        ok = fields is not None and all(isinstance(info.get(k), t) for k, t in fields.items())
+        if ok and kind == "optimizer":
+            ok = (all(isinstance(g, dict) for g in info["param_groups"])
+                  and all(i.isdigit() and isinstance(st, dict) for i, st in info["state"].items()))
+        if not ok:
+            raise _not_ours(path, f"bad __meta__ entry for {name!r}")
+    return meta, arrays
 
 
 def load(path, objects, strict=True):
     """Load what :func:`save` wrote into existing ``objects`` (same form as for
     ``save``: the modules are built by the caller with the same arguments).
-    Raises ValueError when names, classes or shapes do not match."""
+    Raises ValueError when names, classes or shapes do not match, and
+    ``"<path>: not a fastseq.nn file (<reason>)"`` for any other file."""
     objs = _as_dict(objects)
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        if "__meta__" not in z.files:
-            raise ValueError(f"{path}: not a fastseq.nn file (no __meta__)")
-        meta = json.loads(z["__meta__"].tobytes().decode("utf-8"))
-        if meta.get("format") != _FORMAT or meta.get("version", 0) > _VERSION:
-            raise ValueError(f"{path}: unsupported format {meta.get('format')!r} version {meta.get('version')}")
-        saved = meta["objects"]
-        if strict and set(saved) != set(objs):
-            raise ValueError(f"{path}: holds {sorted(saved)}, asked to load {sorted(objs)}")
-        # check everything before changing anything
-        for name, obj in objs.items():
-            if name not in saved:
-                continue
-            info = saved[name]
-            if info["class"] != type(obj).__name__:
-                raise ValueError(f"{path}: {name!r} was saved from a {info['class']}, "
-                                 f"loading into a {type(obj).__name__}")
-            if isinstance(obj, Module) and info["config"] != json.loads(json.dumps(obj.config())):
-                raise ValueError(f"{path}: {name!r} was saved with {info['config']}, "
-                                 f"loading into one with {obj.config()}")
-        for name, obj in objs.items():
-            if name not in saved:
-                continue
-            info = saved[name]
-            prefix = name + "/"
-            if isinstance(obj, Module):
-                sd = {k[len(prefix):]: z[k] for k in z.files
-                      if k.startswith(prefix)}
-                obj.load_state_dict(sd, strict=strict)
-            else:
-                state = {}
-                for i, scalars in info["state"].items():
-                    st = dict(scalars)
-                    sp = f"{prefix}state/{i}/"
-                    for k in z.files:
-                        if k.startswith(sp):
-                            st[k[len(sp):]] = z[k]
-                    state[int(i)] = st
-                groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()}
-                          for g in info["param_groups"]]
-                obj.load_state_dict({"state": state, "param_groups": groups})
+    path = os.fspath(path)
+    meta, z = _read(path)
+    saved = meta["objects"]
+    if strict and set(saved) != set(objs):
+        raise ValueError(f"{path}: holds {sorted(saved)}, asked to load {sorted(objs)}")
+    # check everything before changing anything
+    for name, obj in objs.items():
+        if name not in saved:
+            continue
+        info = saved[name]
+        if info["class"] != type(obj).__name__:
+            raise ValueError(f"{path}: {name!r} was saved from a {info['class']}, "
+                             f"loading into a {type(obj).__name__}")
+        if isinstance(obj, Module) and info["config"] != json.loads(_to_json(obj.config())):
+            raise ValueError(f"{path}: {name!r} was saved with {info['config']}, "
+                             f"loading into one with {obj.config()}")
+    for name, obj in objs.items():
+        if name not in saved:
+            continue
+        info = saved[name]
+        prefix = name + "/"
+        if isinstance(obj, Module):
+            sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
+            obj.load_state_dict(sd, strict=strict)
+        else:
+            state = {}
+            for i, scalars in info["state"].items():
+                st = dict(scalars)
+                sp = f"{prefix}state/{i}/"
+                for k, v in z.items():
+                    if k.startswith(sp):
+                        st[k[len(sp):]] = v
+                state[int(i)] = st
+            groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()}
+                      for g in info["param_groups"]]
+            obj.load_state_dict({"state": state, "param_groups": groups})
