@@ -161,6 +161,20 @@ def test_convert(vectors, tmp_path, to):
     assert r.returncode == 0 and len(KeyedVectors.load(tmp_path / "again.bin")) == 5
 
 
+def test_convert_to_stdout_and_a_closed_pipe(vectors, tmp_path):
+    path, kv = vectors
+    # /dev/stdout is a link to a pipe here: written through, not replaced by a file
+    r = run_cli("convert", path, "/dev/stdout", "--to", "text")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == f"{len(kv)} 24" and len(r.stdout.splitlines()) == len(kv) + 1
+    # the reader of stdout going away ends the run quietly: no traceback, no error line
+    queries = tmp_path / "q.txt"
+    queries.write_text("paris\n" * 20000)
+    r = subprocess.run(f"{sys.executable} -m fastseq similar {path} < {queries} | head -1",
+                       shell=True, capture_output=True, text=True, timeout=120)
+    assert r.stdout.startswith("Query: paris") and r.stderr == ""
+
+
 def test_convert_errors(vectors, tmp_path):
     path, _ = vectors
     data = path.read_bytes()

@@ -159,7 +159,7 @@ def test_optimizer_load_state_dict_checks_groups_params_and_shapes():
 
 def test_clip_grad_arguments():
     lin = _stepped_linear()
-    for kw, name in ((dict(max_norm=0), "max_norm"), (dict(max_norm=-1), "max_norm"),
+    for kw, name in ((dict(max_norm=-1), "max_norm"),
                      (dict(max_norm=float("nan")), "max_norm"), (dict(max_norm=1, norm_type=0), "norm_type"),
                      (dict(max_norm=1, norm_type=-1), "norm_type"),
                      (dict(max_norm=1, norm_type="fro"), "norm_type")):
@@ -185,6 +185,30 @@ def test_clip_grad_norm_with_a_nan_gradient_matches_torch():
     t.bias.grad = torch.ones(2)
     assert torch.isnan(torch.nn.utils.clip_grad_norm_(t.parameters(), 1.0))
     assert torch.isnan(t.bias.grad).all()
+
+
+def test_values_pytorch_accepts_are_accepted():
+    lin = _stepped_linear()
+    nn.clip_grad_norm_(lin.parameters(), 0)  # max_norm 0 zeroes the gradients, as in torch
+    assert not lin.weight.grad.any() and not lin.bias.grad.any()
+    opt = optim.SGD(lin.parameters(), lr=0.1)
+    assert optim.StepLR(opt, 10.0).step_size == 10  # a whole float step size, as torch takes
+    d = nn.Dropout(0.5).eval()  # nothing to mask: any input passes through unchanged
+    ints = np.arange(4)
+    assert d.forward(ints) is not None and np.array_equal(d.forward(ints), ints)
+    assert np.array_equal(nn.Dropout(0.0).forward(ints), ints)
+
+
+def test_parameters_pickled_before_data_was_a_property_still_load():
+    import pickle
+    p = nn.Parameter(np.arange(3, dtype=np.float32))
+    assert np.array_equal(pickle.loads(pickle.dumps(p)).data, p.data)
+    old = nn.Parameter.__new__(nn.Parameter)  # what unpickling an old pickle does
+    old.__setstate__((None, {"data": np.ones(2, np.float32), "grad": np.zeros(2, np.float32),
+                             "requires_grad": True, "sparse": False, "rows": None}))
+    assert np.array_equal(old.data, [1, 1]) and old._version == 0
+    old.data = np.zeros(2)
+    assert old._version == 1 and old.dtype == np.float32
 
 
 def test_schedule_arguments():

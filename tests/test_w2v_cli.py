@@ -63,7 +63,7 @@ def _one_line_error(r, *needles):
     (["--negative", "0"], ["--negative 0"]), (["--alpha", "0"], ["--alpha"]),
     (["--window", "99999999999"], ["--window", "at most"]), (["--threads", "99999999999"], ["--threads"]),
     (["--ns-exponent", "nan"], ["--ns-exponent", "finite"]), (["--sample", "inf"], ["--sample", "finite"]),
-    (["--seed", "-1"], ["--seed"]), (["--alpha", "0.01", "--min-alpha", "0.1"], ["--min-alpha", "--alpha"]),
+    (["--seed", "-1"], ["--seed"]), (["--threads", "2000"], ["--threads", "at most 1024"]), (["--alpha", "0.01", "--min-alpha", "0.1"], ["--min-alpha", "--alpha"]),
     (["-o", ""], ["--output", "empty"]),
 ])
 def test_bad_arguments(demo_corpus, tmp_path, args, needles):
@@ -119,6 +119,20 @@ def test_outputs_never_clobber_the_corpus_or_each_other(demo_corpus, tmp_path):
     assert not (tmp_path / "v.bin").exists()
 
 
+def test_large_seed_and_an_ignored_sigterm(demo_corpus, tmp_path):
+    out = tmp_path / "v.bin"
+    r = run_cli("w2v", demo_corpus, "-o", out, "--seed", 3000000000, "--epochs", 1, "-q")
+    assert r.returncode == 0, r.stderr
+    # a caller that ignores SIGTERM (nohup-like) keeps it ignored
+    p = subprocess.Popen([sys.executable, "-m", "fastseq", "w2v", str(demo_corpus), "-o", str(out),
+                          "--epochs", "3", "--threads", "1", "-q"], stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+
+
 def test_tiny_corpus_whose_words_are_all_subsampled_away(tmp_path):
     # with sample=1e-3 every word of a two-word corpus is dropped: batches with
     # sentences but no tokens must train nothing, not fail
@@ -164,6 +178,11 @@ def test_compressed_and_unreadable_kinds_of_corpus(demo_corpus, tmp_path):
         assert r.returncode == 0, r.stderr
         outs[name] = out.read_bytes()
     assert outs["c.txt"] == outs["c.bz2"] == outs["c.xz"]
+    # plain text that happens to start with bzip2's "BZh" is still plain text
+    bzh = tmp_path / "bzh.txt"
+    bzh.write_bytes(b"BZh9 " + text)
+    r = run_cli("w2v", bzh, "-o", tmp_path / "bzh.bin", "--epochs", 1, "--threads", 1, "-q")
+    assert r.returncode == 0, r.stderr
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     r = run_cli("w2v", fifo, "-o", tmp_path / "f.bin", "-q", timeout=30)
@@ -187,6 +206,7 @@ def test_ctrl_c_leaves_existing_output(demo_corpus, tmp_path, sig, code, word):
     while "train" not in buf and time.time() < deadline:
         buf += p.stderr.read(1)
     time.sleep(0.5)
+    assert os.listdir(tmpdir) == []  # the id cache has no name even while training
     p.send_signal(sig)
     _, err = p.communicate(timeout=30)
     assert p.returncode == code, err

@@ -204,7 +204,7 @@ def test_gensim_training_idioms_run_unchanged(demo_corpus):
     m.build_vocab(sentences)
     assert m.corpus_count == 2000 and m.corpus_total_words == sum(map(len, sentences))
     before = m.wv.vectors.copy()
-    m.train(sentences, total_examples=m.corpus_count, epochs=m.epochs, compute_loss=True)
+    m.train(corpus_iterable=sentences, total_examples=m.corpus_count, epochs=m.epochs, compute_loss=True)
     assert not np.array_equal(before, m.wv.vectors) and m.get_latest_training_loss() > 0
 
 

@@ -8,8 +8,11 @@ import tempfile
 
 
 def _target(path):
-    """The file a write to ``path`` should land in: a symlink's target (the link stays)."""
-    return os.path.realpath(path) if os.path.islink(path) else path
+    """The file a write to ``path`` should land in: a symlink's target (the link stays).
+    A link to a special file (/dev/stdout -> a pipe) is written through as it is."""
+    if not os.path.islink(path) or _is_special(path):
+        return path
+    return os.path.realpath(path)
 
 
 def _is_special(path):
@@ -27,9 +30,22 @@ def _new_mode(path):
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    """The process umask, read without setting it (os.umask would change it for a
+    moment, for every thread)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -40,21 +56,23 @@ def atomic_write(path, mode="wb"):
     and an existing ``path`` is left untouched. A symlink is followed (its target
     is replaced, the link kept); an existing special file such as /dev/null is
     written directly."""
-    path = _target(os.fspath(path))
+    given = os.fspath(path)
+    path = _target(given)
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory")
+        raise IsADirectoryError(f"{given}: is a directory")
     if _is_special(path):
         with open(path, mode) as f:
             yield f
         return
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
+        raise FileNotFoundError(f"{given}: directory {directory} does not exist")
     perm = _new_mode(path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, perm)
         with os.fdopen(fd, mode) as f:
+            with contextlib.suppress(OSError):  # some file systems (vfat, CIFS) refuse chmod
+                os.fchmod(f.fileno(), perm)
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -67,20 +85,20 @@ def atomic_write(path, mode="wb"):
 
 def check_writable(path):
     """Fail early (before a long job) if ``path`` cannot be created or replaced."""
-    path = os.fspath(path)
-    if not path:
+    given = os.fspath(path)
+    if not given:
         raise ValueError("output path is empty")
-    path = _target(path)
+    path = _target(given)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory")
+        raise IsADirectoryError(f"{given}: is a directory")
     if _is_special(path):
         if not os.access(path, os.W_OK):
-            raise PermissionError(f"{path}: file is not writable")
+            raise PermissionError(f"{given}: file is not writable")
         return
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
+        raise FileNotFoundError(f"{given}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise PermissionError(f"{path}: directory {directory} is not writable")
+        raise PermissionError(f"{given}: directory {directory} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise PermissionError(f"{path}: file is not writable")
+        raise PermissionError(f"{given}: file is not writable")

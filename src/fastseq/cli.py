@@ -8,9 +8,12 @@ import argparse
 import contextlib
 import math
 import os
+import select
 import signal
 import sys
 import time
+
+from ._threads import MAX_THREADS
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -42,9 +45,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 _INT_MAX = 2**31 - 1  # the C kernels take C ints
 
 
-def _number(cast, strict, what):
+def _number(cast, strict, what, highest=_INT_MAX):
     """An argparse ``type``: ``cast`` the text, then require > 0 (strict) or >= 0, finite
-    (floats) and at most a C int (ints)."""
+    (floats) and at most ``highest`` (ints; a C int by default)."""
     def convert(text):
         try:
             v = cast(text)
@@ -53,8 +56,8 @@ def _number(cast, strict, what):
         if not (v > 0 if strict else v >= 0) or (cast is float and not math.isfinite(v)):
             raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} 0, got {text}"
                                              if cast is float else f"must be {'>' if strict else '>='} 0, got {text}")
-        if cast is int and v > _INT_MAX:
-            raise argparse.ArgumentTypeError(f"must be at most {_INT_MAX}, got {text}")
+        if cast is int and v > highest:
+            raise argparse.ArgumentTypeError(f"must be at most {highest}, got {text}")
         return v
     return convert
 
@@ -71,6 +74,8 @@ def _finite_float(text):
 
 _positive_int = _number(int, True, "a positive integer")
 _nonneg_int = _number(int, False, "an integer >= 0")
+_seed = _number(int, False, "an integer >= 0", highest=2**64 - 1)
+_threads = _number(int, True, "a positive integer", highest=MAX_THREADS)
 _positive_float = _number(float, True, "a number")
 _nonneg_float = _number(float, False, "a number")
 
@@ -105,8 +110,8 @@ def _register_w2v(sub):
     p.add_argument("--min-alpha", type=_nonneg_float, default=None,
                    help="final learning rate (default 0.0001, or --alpha if that is lower)")
     p.add_argument("--cbow-sum", action="store_true", help="CBOW: sum context vectors instead of averaging")
-    p.add_argument("--threads", type=_positive_int, default=None, help="threads (default: all cores)")
-    p.add_argument("--seed", type=_nonneg_int, default=1, help="random seed")
+    p.add_argument("--threads", type=_threads, default=None, help="threads (default: all cores)")
+    p.add_argument("--seed", type=_seed, default=1, help="random seed")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--binary", dest="binary", action="store_true", default=True,
                      help="word2vec binary output")
@@ -217,7 +222,10 @@ def main(argv=None):
         return EXIT_USAGE
     prog = f"fastseq {args.command}"
     # kill (SIGTERM) unwinds like Ctrl-C: temporary files go, existing outputs stay
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    # (unless the caller chose to ignore SIGTERM)
+    previous = None
+    if _main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt as e:
@@ -226,10 +234,16 @@ def main(argv=None):
         print(f"{prog}: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}; {what}",
               file=sys.stderr)
         return EXIT_TERMINATED if isinstance(e, _Terminated) else EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # the reader went away (fastseq similar ... | head): nothing more to say to it
+    except BrokenPipeError as e:
+        if not _stdout_closed():
+            print(f"{prog}: error: broken pipe: the reader of an output closed it ({e})", file=sys.stderr)
+            return EXIT_ERROR
+        # the reader of stdout went away (fastseq similar ... | head): nothing more to say to
+        # it, and no second error when Python flushes stdout at exit
         with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            fd = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(fd, sys.stdout.fileno())
+            os.close(fd)
         return EXIT_ERROR
     except (CliError, ValueError, OSError, FloatingPointError, MemoryError) as e:
         msg = str(e) or type(e).__name__
@@ -248,6 +262,16 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_sigterm(signum, frame):
     raise _Terminated()
+
+
+def _stdout_closed():
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _main_thread():

@@ -36,10 +36,13 @@ class CorpusError(ValueError):
     """A corpus that cannot be read: missing, unreadable, empty or badly encoded."""
 
 
-# compressed corpora, told by their first bytes (not by the file name)
-_COMPRESSED = ((b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
-               (b"BZh", lambda f: bz2.BZ2File(f, mode="rb")),
-               (b"\xfd7zXZ\x00", lambda f: lzma.LZMAFile(f, mode="rb")))
+# compressed corpora, told by their first bytes (not by the file name); bzip2's
+# "BZh" is plain text too, so its block size digit and first block (or end of
+# stream) marker must follow
+_BZ2_HEAD = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
+_COMPRESSED = ((lambda m: m.startswith(b"\x1f\x8b"), lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+               (lambda m: _BZ2_HEAD.match(m) is not None, lambda f: bz2.BZ2File(f, mode="rb")),
+               (lambda m: m.startswith(b"\xfd7zXZ\x00"), lambda f: lzma.LZMAFile(f, mode="rb")))
 
 
 def _open_binary(path):
@@ -55,10 +58,10 @@ def _open_binary(path):
         f = open(path, "rb")
     except OSError as e:
         raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
-    magic = f.read(6)
+    magic = f.read(10)
     f.seek(0)
-    for head, opener in _COMPRESSED:
-        if magic.startswith(head):
+    for is_kind, opener in _COMPRESSED:
+        if is_kind(magic):
             return opener(f)
     return f
 

@@ -117,8 +117,10 @@ class Word2Vec:
             self.train(sentences=sentences, corpus_file=corpus_file)
 
     # ------------------------------------------------------------------ vocabulary
-    def build_vocab(self, sentences=None, corpus_file=None):
-        """Scan the corpus once, keep words with count >= min_count, initialise weights."""
+    def build_vocab(self, sentences=None, corpus_file=None, corpus_iterable=None):
+        """Scan the corpus once, keep words with count >= min_count, initialise weights.
+        ``corpus_iterable`` is gensim 4's name for ``sentences``."""
+        sentences = _either_name(sentences, corpus_iterable)
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
         t0 = time.perf_counter()
         bar = _bar(self.progress, "vocab", unit="word")
@@ -172,7 +174,8 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ training
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None, end_alpha=None,
-              progress=None, total_examples=None, total_words=None, compute_loss=True):
+              progress=None, total_examples=None, total_words=None, compute_loss=True,
+              corpus_iterable=None):
         """Train on the corpus (the one ``build_vocab`` saw, or another with the same vocabulary).
 
         The learning rate decays linearly from ``start_alpha`` (default ``alpha``) to
@@ -180,10 +183,11 @@ class Word2Vec:
         Returns (in-vocabulary words processed before subsampling, raw corpus words
         counted by the vocabulary scan x epochs).
 
-        ``total_examples``/``total_words`` (which gensim requires, to know how far the
-        learning rate has decayed) and ``compute_loss`` are accepted so that gensim code
-        runs unchanged; fastseq sizes the schedule from its own vocabulary scan and
-        always tallies the loss."""
+        gensim's ``train(corpus_iterable=..., total_examples=model.corpus_count,
+        epochs=model.epochs, compute_loss=True)`` is accepted as it is: fastseq sizes the
+        schedule from its own vocabulary scan (so ``total_examples``/``total_words`` are
+        not needed) and always tallies the loss."""
+        sentences = _either_name(sentences, corpus_iterable)
         if self.vocab is None:
             raise RuntimeError("call build_vocab() first (or load a saved model)")
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
@@ -469,6 +473,14 @@ def _bar(enabled, desc, unit, total=None):
 
 
 _INT_MAX = 2**31 - 1  # the C kernels take C ints
+
+
+def _either_name(sentences, corpus_iterable):
+    if corpus_iterable is None:
+        return sentences
+    if sentences is not None:
+        raise ValueError("give sentences or corpus_iterable (the same argument), not both")
+    return corpus_iterable
 
 
 def _int_at_least(name, v, lowest, highest=_INT_MAX):

@@ -215,16 +215,19 @@ class Dropout(Module):
         return dict(p=self.p)
 
     @staticmethod
-    def _float_array(name, x):
+    def _float_array(name, x, masking=True):
         x = np.asarray(x)
-        if x.dtype.kind != "f":  # scaling by 1/(1-p) needs floats (PyTorch refuses too)
+        # scaling by 1/(1-p) needs floats (PyTorch refuses too); with nothing to mask
+        # (eval mode, p = 0) the input passes through whatever its type, as in PyTorch
+        if masking and x.dtype.kind != "f":
             raise TypeError(f"{name}: expected a floating-point input, got dtype {x.dtype}")
         return x
 
     def forward(self, x):
-        x = self._float_array("x", x)
+        masking = self.training and self.p != 0
+        x = self._float_array("x", x, masking)
         self._shape = None if is_inference_mode() else x.shape
-        if not self.training or self.p == 0:
+        if not masking:
             self._mask = None
             return x
         if self.p == 1:
@@ -237,7 +240,7 @@ class Dropout(Module):
         if self._shape is None:
             raise RuntimeError("Dropout.backward: no forward to go back through (call forward first, "
                                "not under inference_mode)")
-        g = self._float_array("grad_output", grad_output)
+        g = self._float_array("grad_output", grad_output, self._mask is not None)
         if g.shape != self._shape:
             raise ValueError(f"grad_output: expected shape {self._shape} (the forward's input), "
                              f"got {g.shape}")

@@ -53,6 +53,17 @@ class Parameter:
         self._version = 0
         self._name = None  # set when a module registers it (for messages)
 
+    def __setstate__(self, state):
+        # pickles of parameters from before ``data`` became a property hold a "data" slot
+        d, slots = state if isinstance(state, tuple) else (state, None)
+        merged = {**(d or {}), **(slots or {})}
+        if "data" in merged:
+            merged["_data"] = merged.pop("data")
+        merged.setdefault("_version", 0)
+        merged.setdefault("_name", None)
+        for k, v in merged.items():
+            object.__setattr__(self, k, v)
+
     @property
     def data(self):
         return self._data

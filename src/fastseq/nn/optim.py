@@ -288,7 +288,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     (``torch.nn.utils.clip_grad_norm_``). Returns the norm before clipping."""
     params = [p for p in _param_list(parameters) if p.requires_grad]
     grads = [g for _, g, _ in _grads(params)]
-    max_norm = _real("max_norm", max_norm, 0, low_open=True)
+    max_norm = _real("max_norm", max_norm, 0)  # 0 zeroes the gradients, as in PyTorch
     norm_type = _real("norm_type", float("inf") if norm_type == "inf" else norm_type, 0, low_open=True)
     if not grads:
         return 0.0
@@ -341,8 +341,9 @@ class StepLR(_Schedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
-        if not isinstance(step_size, numbers.Integral) or isinstance(step_size, bool):
-            raise TypeError(f"step_size: expected an integer, got {step_size!r}")
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real) or \
+                not float(step_size).is_integer():
+            raise TypeError(f"step_size: expected a whole number, got {step_size!r}")
         if step_size < 1:
             raise ValueError(f"step_size: expected >= 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), _real("gamma", gamma, 0, low_open=True)

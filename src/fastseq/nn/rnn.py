@@ -80,6 +80,7 @@ class RNNBase(Module):
                     setattr(self, "bias_hh" + sfx, Parameter(self.rng.uniform(-k, k, G * H).astype(dtype)))
         self._ctx = None
         self._versions = None
+        self._checked_params = None
         self._scratch = np.empty(0, np.uint8)  # kernel scratch, kept between calls
         self._ws_pool = []  # workspaces of finished forward/backward passes, for reuse
 
@@ -119,7 +120,15 @@ class RNNBase(Module):
 
     def _check_weights(self):
         """Every weight present with the shape and dtype the kernels expect (they may
-        have been reassigned since the constructor)."""
+        have been reassigned since the constructor). A Parameter keeps its shape and
+        dtype, so the check is redone only when the set of Parameters changed."""
+        params = tuple(self._parameters.values())
+        if params == getattr(self, "_checked_params", None):
+            return
+        self._check_weight_shapes()
+        self._checked_params = params
+
+    def _check_weight_shapes(self):
         G, H, D = self._gates[self.mode], self.hidden_size, self.num_directions
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * D
