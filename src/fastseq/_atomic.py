@@ -48,6 +48,20 @@ def _umask():
     return mask
 
 
+def _resolve(given):
+    """(the file to write, its directory) for the output path ``given``; the directory
+    is None for a special file, written in place. Errors name ``given``."""
+    path = _target(given)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{given}: is a directory")
+    if _is_special(path):
+        return path, None
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{given}: directory {directory} does not exist")
+    return path, directory
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path``; on success it replaces ``path``.
@@ -57,16 +71,11 @@ def atomic_write(path, mode="wb"):
     is replaced, the link kept); an existing special file such as /dev/null is
     written directly."""
     given = os.fspath(path)
-    path = _target(given)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{given}: is a directory")
-    if _is_special(path):
+    path, directory = _resolve(given)
+    if directory is None:
         with open(path, mode) as f:
             yield f
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{given}: directory {directory} does not exist")
     perm = _new_mode(path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
@@ -88,16 +97,11 @@ def check_writable(path):
     given = os.fspath(path)
     if not given:
         raise ValueError("output path is empty")
-    path = _target(given)
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{given}: is a directory")
-    if _is_special(path):
+    path, directory = _resolve(given)
+    if directory is None:
         if not os.access(path, os.W_OK):
             raise PermissionError(f"{given}: file is not writable")
         return
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{given}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise PermissionError(f"{given}: directory {directory} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):

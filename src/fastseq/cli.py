@@ -46,30 +46,23 @@ _INT_MAX = 2**31 - 1  # the C kernels take C ints
 
 
 def _number(cast, strict, what, highest=_INT_MAX):
-    """An argparse ``type``: ``cast`` the text, then require > 0 (strict) or >= 0, finite
-    (floats) and at most ``highest`` (ints; a C int by default)."""
+    """An argparse ``type``: ``cast`` the text, then require > 0 (strict=True), >= 0
+    (strict=False) or any sign (None); floats finite, ints at most ``highest`` (a C int
+    by default)."""
     def convert(text):
         try:
             v = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (v > 0 if strict else v >= 0) or (cast is float and not math.isfinite(v)):
-            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} 0, got {text}"
-                                             if cast is float else f"must be {'>' if strict else '>='} 0, got {text}")
+        in_range = strict is None or (v > 0 if strict else v >= 0)
+        if not in_range or (cast is float and not math.isfinite(v)):
+            sign = "" if strict is None else (">" if strict else ">=") + " 0"
+            need = f"a finite number {sign}".rstrip() if cast is float else sign
+            raise argparse.ArgumentTypeError(f"must be {need}, got {text}")
         if cast is int and v > highest:
             raise argparse.ArgumentTypeError(f"must be at most {highest}, got {text}")
         return v
     return convert
-
-
-def _finite_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return v
 
 
 _positive_int = _number(int, True, "a positive integer")
@@ -78,6 +71,7 @@ _seed = _number(int, False, "an integer >= 0", highest=2**64 - 1)
 _threads = _number(int, True, "a positive integer", highest=MAX_THREADS)
 _positive_float = _number(float, True, "a number")
 _nonneg_float = _number(float, False, "a number")
+_finite_float = _number(float, None, "a number")
 
 
 # ---------------------------------------------------------------------- w2v

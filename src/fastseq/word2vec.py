@@ -514,10 +514,7 @@ def _float(name, v):
 
 
 def _positive_float(name, v):
-    try:
-        fv = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {v!r}") from None
-    if not (fv > 0 and np.isfinite(fv)):
+    fv = _float(name, v)
+    if not fv > 0:
         raise ValueError(f"{name}: must be a positive number, got {v!r}")
     return fv

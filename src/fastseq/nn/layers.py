@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .module import Module, Parameter, as_float_array, is_inference_mode
+from .module import NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode
 
 
 def _check_dtype(dtype):
@@ -26,16 +26,6 @@ def _check_int(name, v):
     if not isinstance(v, numbers.Integral) or isinstance(v, bool):
         raise TypeError(f"{name}: expected an integer, got {v!r}")
     return int(v)
-
-
-def _check_probability(name, p):
-    if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 <= p <= 1):
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {p!r}")
-    return float(p)
-
-
-_NO_FORWARD = ("no forward to go back through (forward ran under inference_mode, "
-               "or backward was already called)")
 
 
 def _index_array(name, ids, n):
@@ -123,7 +113,7 @@ class Embedding(Module):
         """Accumulate into ``weight.grad`` (only the looked-up rows). Returns None:
         ids have no gradient."""
         if self._ids is None:
-            raise RuntimeError(f"Embedding.backward: {_NO_FORWARD}")
+            raise RuntimeError(f"Embedding.backward: {NO_FORWARD}")
         self._check_versions(self._versions)
         ids = self._ids
         g = as_float_array("grad_output", grad_output, self.weight.dtype)
@@ -186,7 +176,7 @@ class Linear(Module):
     def backward(self, grad_output):
         """Accumulate weight / bias gradients; return the gradient of x."""
         if self._x is None:
-            raise RuntimeError(f"Linear.backward: {_NO_FORWARD}")
+            raise RuntimeError(f"Linear.backward: {NO_FORWARD}")
         self._check_versions(self._versions)
         x = self._x
         g = as_float_array("grad_output", grad_output, self.weight.dtype)
@@ -206,7 +196,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        self.p = _check_probability("p", p)
+        self.p = check_probability("p", p)
         self.rng = np.random.default_rng(seed)
         self._mask = None
         self._shape = None  # the shape of the last forward's input (None: nothing to go back through)

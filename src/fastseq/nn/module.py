@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -127,6 +128,17 @@ def as_param_array(name, value, like):
     if out is not arr and not np.isfinite(out).all() and (np.isfinite(out) != np.isfinite(arr)).any():
         raise ValueError(f"{name}: values too large for {like.dtype}")
     return out
+
+
+def check_probability(name, p):
+    """``p`` as a float in [0, 1] (NumPy floats too), or a ValueError naming ``name``."""
+    if not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 <= p <= 1):
+        raise ValueError(f"{name}: expected a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+# why a backward has nothing to go back through
+NO_FORWARD = "no forward to go back through (forward ran under inference_mode, or backward was already called)"
 
 
 def as_float_array(name, value, dtype, ndim=None):

@@ -27,14 +27,19 @@ def _real(name, v, low=None, high=None, low_open=False):
     return v
 
 
-def _param_list(params):
+def _listed(params, what="Parameters"):
+    """A Parameter or an iterable of ``what`` as a list; TypeError naming params otherwise."""
     if isinstance(params, Parameter):
         return [params]
     try:
-        out = list(params)
+        return list(params)
     except TypeError:
-        raise TypeError(f"params: expected an iterable of Parameters, got {type(params).__name__} "
+        raise TypeError(f"params: expected an iterable of {what}, got {type(params).__name__} "
                         "(pass module.parameters())") from None
+
+
+def _param_list(params):
+    out = _listed(params)
     for i, p in enumerate(out):
         if not isinstance(p, Parameter):
             raise ValueError(f"params[{i}]: expected a Parameter, got {type(p).__name__}")
@@ -60,13 +65,7 @@ class Optimizer:
     ``state_dict()`` / ``load_state_dict()`` (NumPy arrays and numbers)."""
 
     def __init__(self, params, defaults):
-        if isinstance(params, Parameter):
-            params = [params]
-        try:
-            params = list(params)
-        except TypeError:
-            raise TypeError(f"params: expected an iterable of Parameters or of parameter groups, "
-                            f"got {type(params).__name__} (pass module.parameters())") from None
+        params = _listed(params, "Parameters or of parameter groups")
         if not params:
             raise ValueError("params: got an empty list of parameters")
         groups = params if isinstance(params[0], Mapping) else [{"params": params}]

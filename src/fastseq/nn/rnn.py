@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
 from .. import _rnn
 from .._threads import get_num_threads, simd_level
-from .module import Module, Parameter, as_float_array, is_inference_mode
+from .module import NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode
 
 
 def _lengths_array(lengths, T, B):
@@ -46,11 +45,10 @@ class RNNBase(Module):
                         ("num_layers", num_layers)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {v!r}")
-        if not (isinstance(dropout, numbers.Real) and not isinstance(dropout, bool) and 0 <= dropout <= 1):
-            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
+        dropout = check_probability("dropout", dropout)
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero "
-                          f"dropout expects num_layers greater than 1, but got dropout={float(dropout)} "
+                          f"dropout expects num_layers greater than 1, but got dropout={dropout} "
                           f"and num_layers={num_layers}", UserWarning, stacklevel=3)
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
@@ -61,7 +59,7 @@ class RNNBase(Module):
         self.num_layers = int(num_layers)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
+        self.dropout = dropout
         self.bidirectional = bool(bidirectional)
         self.dtype = dtype
         self.rng = np.random.default_rng(seed)
@@ -254,8 +252,7 @@ class RNNBase(Module):
     def _backward(self, grad_output, grad_h_n, grad_c_n):
         ctx = self._ctx
         if ctx is None:
-            raise RuntimeError(f"{type(self).__name__}.backward: no forward to go back through "
-                               "(forward ran under inference_mode, or backward was already called)")
+            raise RuntimeError(f"{type(self).__name__}.backward: {NO_FORWARD}")
         self._check_versions(self._versions)
         T, B, batched, lens = ctx["T"], ctx["B"], ctx["batched"], ctx["lengths"]
         D, H, L = self.num_directions, self.hidden_size, self.num_layers
