@@ -29,7 +29,13 @@ On a machine shared with other jobs, wall-clock ratios swing with the load
 ``--clock cpu --threads 1`` measures CPU time of one thread instead, which the
 other jobs barely move: a steadier comparison of the two implementations.
 
+``--step`` times something else: one step per call (T = 1), the state carried
+from call to call, as a language model generates a token at a time for a batch
+(or a beam) of B sequences. Each call then does little arithmetic, and what
+costs is what happens once per call (reading the weights, preparing them).
+
 Run:  python benchmarks/bench_rnn.py [--threads 2] [--quick] [--clock wall|cpu] [--json]
+      python benchmarks/bench_rnn.py --step [--hidden 128,256,512,1024] [--batch 1,4,8]
 """
 from __future__ import annotations
 
@@ -139,6 +145,36 @@ def bench_config(cell, H, B, T, layers, bidir, rounds):
     return res, fwd
 
 
+def bench_step(cell, H, B, rounds, calls=20):
+    """Seconds per call of a one-step forward with the state carried (inference
+    mode), fastseq and torch: the best of `rounds` alternating rounds, each the
+    best of runs of `calls` calls."""
+    import torch
+
+    from fastseq import nn
+    ours, theirs = make_pair(cell, H, 1, False)
+    x = np.random.default_rng(1).standard_normal((1, B, H)).astype(np.float32)
+    xt = torch.from_numpy(x)
+
+    def ours_run():
+        state = None
+        with nn.inference_mode():
+            for _ in range(calls):
+                _, state = ours.forward(x, hx=state)
+
+    def torch_run():
+        state = None
+        with torch.inference_mode():
+            for _ in range(calls):
+                _, state = theirs(xt, state)
+
+    to, tt = float("inf"), float("inf")
+    for _ in range(rounds):
+        to = min(to, best_time(ours_run) / calls)
+        tt = min(tt, best_time(torch_run) / calls)
+    return to, tt
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -152,6 +188,9 @@ def main(argv=None):
                     help="wall time, or process CPU time (steadier on a shared machine, "
                          "meaningful with --threads 1)")
     ap.add_argument("--json", action="store_true", help="also print JSON lines")
+    ap.add_argument("--step", action="store_true",
+                    help="one step per call (T = 1) with the state carried, as in generation "
+                         "(default batch: 1,4,8)")
     args = ap.parse_args(argv)
     if args.clock == "cpu":
         CLOCK[0] = time.process_time
@@ -164,6 +203,32 @@ def main(argv=None):
     info = machine_info()
     info.update(threads=args.threads, torch=torch.__version__, clock=args.clock)
     print(f"# {info}")
+
+    cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
+    bad = [c for c in cells if c not in GATES]
+    if bad:
+        ap.error(f"--cells: unknown cell {bad[0]!r} (choose from {', '.join(GATES)})")
+    if args.step:
+        hidden = [256, 1024] if args.quick else [int(v) for v in args.hidden.split(",")]
+        batch_arg = "1,4,8" if args.batch == ap.get_default("batch") else args.batch
+        batch = [1, 8] if args.quick else [int(v) for v in batch_arg.split(",")]
+        rows = []
+        for cell in cells:
+            for H in hidden:
+                for B in batch:
+                    to, tt = bench_step(cell, H, B, args.rounds)
+                    row = {"cell": cell, "H": H, "B": B, "fastseq_us": to * 1e6,
+                           "torch_us": tt * 1e6, "ratio": tt / to}
+                    rows.append(row)
+                    if args.json:
+                        emit_json({"bench": "rnn_step", **row})
+                    print(f"  done {cell} H={H} B={B}", file=sys.stderr)
+        print(f"\none step per call (T = 1, state carried), input size = hidden size, "
+              f"{args.threads} threads; us = microseconds per call; ratio = torch / fastseq time")
+        print_table(rows, [("cell", "cell", "{}"), ("H", "H", "{}"), ("B", "B", "{}"),
+                           ("fastseq_us", "fastseq us", "{:.1f}"), ("torch_us", "torch us", "{:.1f}"),
+                           ("ratio", "ratio", "{:.2f}")])
+        return
 
     grows = gemm_rates(args.threads)
     print("\nSGEMM GFLOP/s, C = A B^T (float32)")
@@ -178,10 +243,6 @@ def main(argv=None):
 
     hidden = [256, 512] if args.quick else [int(v) for v in args.hidden.split(",")]
     batch = [1, 64] if args.quick else [int(v) for v in args.batch.split(",")]
-    cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
-    bad = [c for c in cells if c not in GATES]
-    if bad:
-        ap.error(f"--cells: unknown cell {bad[0]!r} (choose from {', '.join(GATES)})")
     configs = [(c, H, B, 1, False) for c in cells for H in hidden for B in batch]
     if not args.quick:
         configs += [(c, 256, 64, 2, False) for c in cells]

@@ -15,10 +15,11 @@
  * time loop) or, for batches too small to split, the chunks (one barrier per
  * step). Products over all time steps at once (the input projection, dx,
  * dw_ih, dw_hh) run as large GEMMs before / after the time loop.
- * Batch 1 forward with large weights (FS_DOT_MAXB, FS_DOT_MINW) is different: every product there is a
- * matrix-vector product bound by reading the weights, so they are read as
- * dot products (w_ih in place; w_hh in place for short sequences, else packed
- * once into tiles of a few rows read as one stream); each thread owns the
+ * Batch 1 forward with large weights, and short runs of small batches (see
+ * use_dot), are different: every product there is (nearly) a matrix-vector
+ * product bound by reading the weights, so they are read as dot products (w_ih
+ * in place; w_hh in place, or at batch 1 for long enough sequences packed once
+ * into tiles of a few rows read as one stream); each thread owns the
  * input and recurrent rows of its hidden units, computes its units' input
  * projections, then per step their recurrent products and gates, one barrier
  * a step, its rows of w_hh staying in its own L2. */
@@ -341,9 +342,9 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * repay one pass to pack it, from tiles that are read as one stream each
  * (pack_dot). */
 #ifndef FS_DOT_MAXB
-#define FS_DOT_MAXB 1 /* largest batch that takes this path */
-/* and the smallest w_hh in bytes: below it the packed product, whose packing is
- * then cheap, is faster (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
+#define FS_DOT_MAXB 12 /* largest batch that takes this path (see use_dot) */
+/* and the smallest w_hh in bytes from which batch 1 takes it whatever T: below
+ * it the packed product, whose packing is then cheap, is faster at T = 35 (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
  * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
  * here) */
 #define FS_DOT_MINW (512 << 10)
@@ -351,6 +352,29 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
 #ifndef FS_DOT_PACKT
 #define FS_DOT_PACKT 8 /* and the fewest time steps for which it packs w_hh */
 #endif
+
+/* Whether a forward of T steps over B sequences with w_hh of wb bytes takes
+ * the dot-product path. The other path packs w_ih and w_hh into panels before
+ * its first step (at H1024 ~2.5 ms: 32 MiB read and written again), which a few
+ * steps do not repay: a language model's one step per generated token (T = 1,
+ * B = the beam), short sequences of small weights. The bounds on the rows
+ * T * B were fitted to forward timings, 2 threads, H 64-1024, B 1-24, T 1-35
+ * (on the bounds the two paths tie): batch 1, always from 512 KiB of w_hh (the
+ * packed tiles, FS_DOT_MINW) and below it up to (wb + 16 KiB) / 9 KiB steps;
+ * batches 2-12, up to 8 rows, and 24 from 2 MiB of w_hh (at T = 1, B = 2 the
+ * dot path took 0.45-0.6 ms against 2.7-4 ms at LSTM H1024, 21 against 48 us
+ * at H128; at B 16 and over, each thread would read w_hh once for every three
+ * rows and the panels win). */
+static int FS_F(use_dot)(int64_t T, int64_t B, size_t wb)
+{
+    if (B < 1 || B > FS_DOT_MAXB) {
+        return 0;
+    }
+    if (B == 1) {
+        return wb >= FS_DOT_MINW || (size_t)T * (9 << 10) <= wb + (16 << 10);
+    }
+    return T * B <= (wb >= ((size_t)2 << 20) ? 24 : 8);
+}
 #if FS_REAL_IS_DOUBLE
 #define FS_IT int64_t
 #else
@@ -880,11 +904,13 @@ static void FS_F(layout_init)(FS_F(layout) * L, const fs_rnn_params *p, R *ws)
 }
 
 /* How the threads share a step: by rows (no barrier) when every thread gets at
- * least a full micro-tile of rows, else by chunks of hidden units. */
-static void FS_F(split)(const FS_F(layout) * L, int tid, int nth, int *by_rows, int64_t *r0,
-                        int64_t *r1, int64_t *c0, int64_t *c1)
+ * least a full micro-tile of rows, else by chunks of hidden units; always by
+ * chunks on the dot-product path (dot), where each thread owns its units' rows
+ * of both weights. */
+static void FS_F(split)(const FS_F(layout) * L, int tid, int nth, int dot, int *by_rows,
+                        int64_t *r0, int64_t *r1, int64_t *c0, int64_t *c1)
 {
-    *by_rows = nth == 1 || L->B >= (int64_t)nth * MR;
+    *by_rows = nth == 1 || (!dot && L->B >= (int64_t)nth * MR);
     if (*by_rows) {
         int64_t ntile = (L->B + MR - 1) / MR;
         *r0 = ntile * tid / nth * MR;
@@ -940,13 +966,13 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
     const int mode = L.mode, rev = L.reverse, train = p->training;
     const int64_t GHp = G * Hp;
     /* small batches: products by dot products against the weights as they are */
-    const int dotp = B <= FS_DOT_MAXB && (size_t)(GH * H) * sizeof(R) >= FS_DOT_MINW;
+    const int dotp = FS_F(use_dot)(T, B, (size_t)(GH * H) * sizeof(R));
     /* and w_hh packed for it (pack_dot) when there are steps enough to repay
      * the packing (a pass over w_hh, about as long as a step or two): measured
      * at T = 35, 2 threads, the forward 14 % faster for RNN H512, 10 % GRU H512,
      * 8 % LSTM H256 and H512, even at H1024 (w_hh from L3 both ways); at T = 1
      * (generating a token at a time) packing only costs, 11 us at LSTM H256 */
-    const int packw = dotp && T >= FS_DOT_PACKT;
+    const int packw = dotp && B == 1 && T >= FS_DOT_PACKT;
     /* At H1024 the packing is 7 % (RNN), 13 % (GRU) and 22 % (LSTM) of a T = 35
      * call, measured against a build that skipped it: 12-17 MB of w_hh read
      * from memory and written once more. Tried without a measurable gain
@@ -1017,7 +1043,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         /* implicit barrier: packed weights and initial states are ready */
         int by_rows;
         int64_t r0, r1, ch0, ch1;
-        FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
+        FS_F(split)(&L, tid, nth, dotp, &by_rows, &r0, &r1, &ch0, &ch1);
         const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
         /* dot path: wf holds gate g's packed rows at wf + g * Hp * kvh */
         const int64_t kvh = H / VL * VL;
@@ -1244,7 +1270,7 @@ static fs_status FS_F(backward)(const fs_rnn_params *p, R *dx, int64_t ld_dx, R 
         }
         int by_rows;
         int64_t r0, r1, ch0, ch1;
-        FS_F(split)(&L, tid, nth, &by_rows, &r0, &r1, &ch0, &ch1);
+        FS_F(split)(&L, tid, nth, 0, &by_rows, &r0, &r1, &ch0, &ch1);
         const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
         R *dcur = dhbuf, *dnext = dhbuf + B * Hp;
         for (int64_t s = T - 1; s >= 0; s--) {

@@ -85,12 +85,13 @@ def test_gradients_on_every_simd_path(monkeypatch, simd):
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(7)
     for mode in MODES:
-        # B = 17 runs the threads on rows, B = 2 on hidden-unit chunks (H = 40 > one panel),
-        # B = 1 with H = 260 (w_hh >= 512 KiB in float64) takes the dot-product path
-        for B, H in ((17, 40), (2, 40), (1, 260)):
+        # B = 17 runs the threads on rows, B = 2 over 5 steps on hidden-unit chunks (H = 40 >
+        # one panel); B = 1 with H = 260 (w_hh >= 512 KiB in float64) and B = 2 over 4 steps
+        # (8 rows) take the dot-product path
+        for T, B, H in ((4, 17, 40), (5, 2, 40), (4, 1, 260), (4, 2, 40)):
             m = make(mode, 3, H, bidirectional=True, dtype=np.float64, seed=1)
-            x = rng.standard_normal((4, B, 3))
-            lengths = rng.integers(1, 5, B)
+            x = rng.standard_normal((T, B, 3))
+            lengths = rng.integers(1, T + 1, B)
             fastseq.set_num_threads(2)
             try:
                 check_module(m, x, None, lengths, n_samples=4)

@@ -95,6 +95,28 @@ def test_batch_one_matches_numpy(monkeypatch, simd, mode, dtype):
 
 
 @pytest.mark.parametrize("simd", SIMD)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_runs_of_small_batches_match_numpy(monkeypatch, simd, mode, dtype):
+    """Short runs take the dot-product path too (no packing; the threads split the
+    hidden units even where the batch would fill their row tiles): batches 2-12
+    over at most 8 rows T * B, or 24 with w_hh of 2 MiB or more (H = 740 in
+    float32 for every cell), and batch 1 with small weights over a step or two
+    (H = 37: up to 5 steps; H = 1: one step)."""
+    monkeypatch.setenv("FASTSEQ_SIMD", simd)
+    rng = np.random.default_rng(13)
+    for (T, B, I, H, layers, bidir, use_len, use_h0) in [
+            (4, 2, 5, 37, 1, True, True, True),      # 8 rows, lengths, reverse direction
+            (1, 8, 6, 37, 2, True, False, False),    # T = 1 (a generated token), 8 sequences
+            (2, 3, 19, 70, 1, False, True, True),    # two chunks of units, I off the tiles
+            (2, 12, 7, 740, 1, True, True, False),   # 24 rows, large weights
+            (5, 1, 4, 37, 1, True, True, True),      # batch 1, small weights, 5 steps
+            (1, 1, 3, 1, 1, False, False, True)]:    # one hidden unit, one step
+        lengths = rng.integers(1, T + 1, B) if use_len else None
+        check_forward(mode, dtype, rng, T, B, I, H, layers, bidir, lengths, use_h0)
+
+
+@pytest.mark.parametrize("simd", SIMD)
 def test_gemm_matches_numpy(simd):
     rng = np.random.default_rng(2)
     level = _w2v.SIMD_NAMES[simd]
