@@ -342,7 +342,7 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * repay one pass to pack it, from tiles that are read as one stream each
  * (pack_dot). */
 #ifndef FS_DOT_MAXB
-#define FS_DOT_MAXB 12 /* largest batch that takes this path (see use_dot) */
+#define FS_DOT_MAXB 32 /* largest batch that takes this path (see use_dot) */
 /* and the smallest w_hh in bytes from which batch 1 takes it whatever T: below
  * it the packed product, whose packing is then cheap, is faster at T = 35 (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
  * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
@@ -358,13 +358,14 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * its first step (at H1024 ~2.5 ms: 32 MiB read and written again), which a few
  * steps do not repay: a language model's one step per generated token (T = 1,
  * B = the beam), short sequences of small weights. The bounds on the rows
- * T * B were fitted to forward timings, 2 threads, H 64-1024, B 1-24, T 1-35
- * (on the bounds the two paths tie): batch 1, always from 512 KiB of w_hh (the
- * packed tiles, FS_DOT_MINW) and below it up to (wb + 16 KiB) / 9 KiB steps;
- * batches 2-12, up to 8 rows, and 24 from 2 MiB of w_hh (at T = 1, B = 2 the
- * dot path took 0.45-0.6 ms against 2.7-4 ms at LSTM H1024, 21 against 48 us
- * at H128; at B 16 and over, each thread would read w_hh once for every three
- * rows and the panels win). */
+ * T * B were fitted to forward timings, 2 threads, H 64-1024, B 1-32, T 1-35,
+ * AVX-512 and AVX2 (on the bounds the two paths tie): batch 1, always from
+ * 512 KiB of w_hh (the packed tiles, FS_DOT_MINW) and below it up to
+ * (wb + 16 KiB) / 9 KiB steps; batches 2-32, up to 8 rows, 24 from 2 MiB of
+ * w_hh and 32 from 8 MiB (at T = 1, B = 2 the dot path took 0.45-0.6 ms
+ * against 2.7-4 ms at LSTM H1024, 21 against 48 us at H128; B = 32, 2.2
+ * against 4.0 ms). Past those rows the panels win: each thread reads w_hh once
+ * a step for every three rows (AVX-512; every row on the other paths). */
 static int FS_F(use_dot)(int64_t T, int64_t B, size_t wb)
 {
     if (B < 1 || B > FS_DOT_MAXB) {
@@ -373,7 +374,8 @@ static int FS_F(use_dot)(int64_t T, int64_t B, size_t wb)
     if (B == 1) {
         return wb >= FS_DOT_MINW || (size_t)T * (9 << 10) <= wb + (16 << 10);
     }
-    return T * B <= (wb >= ((size_t)2 << 20) ? 24 : 8);
+    const size_t mib = (size_t)1 << 20;
+    return T * B <= (wb >= 8 * mib ? 32 : wb >= 2 * mib ? 24 : 8);
 }
 #if FS_REAL_IS_DOUBLE
 #define FS_IT int64_t

@@ -99,10 +99,11 @@ def test_batch_one_matches_numpy(monkeypatch, simd, mode, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_short_runs_of_small_batches_match_numpy(monkeypatch, simd, mode, dtype):
     """Short runs take the dot-product path too (no packing; the threads split the
-    hidden units even where the batch would fill their row tiles): batches 2-12
-    over at most 8 rows T * B, or 24 with w_hh of 2 MiB or more (H = 740 in
-    float32 for every cell), and batch 1 with small weights over a step or two
-    (H = 37: up to 5 steps; H = 1: one step)."""
+    hidden units even where the batch would fill their row tiles): batches 2-32
+    over at most 8 rows T * B, 24 with w_hh of 2 MiB or more (H = 740 in float32
+    for every cell) and 32 from 8 MiB (H = 740: LSTM; the others take the
+    panels), and batch 1 with small weights over a few steps (H = 37: up to 5
+    steps; H = 1: one step)."""
     monkeypatch.setenv("FASTSEQ_SIMD", simd)
     rng = np.random.default_rng(13)
     for (T, B, I, H, layers, bidir, use_len, use_h0) in [
@@ -110,6 +111,7 @@ def test_short_runs_of_small_batches_match_numpy(monkeypatch, simd, mode, dtype)
             (1, 8, 6, 37, 2, True, False, False),    # T = 1 (a generated token), 8 sequences
             (2, 3, 19, 70, 1, False, True, True),    # two chunks of units, I off the tiles
             (2, 12, 7, 740, 1, True, True, False),   # 24 rows, large weights
+            (1, 32, 7, 740, 1, False, True, True),   # 32 rows, larger weights
             (5, 1, 4, 37, 1, True, True, True),      # batch 1, small weights, 5 steps
             (1, 1, 3, 1, 1, False, False, True)]:    # one hidden unit, one step
         lengths = rng.integers(1, T + 1, B) if use_len else None

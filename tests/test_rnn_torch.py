@@ -131,12 +131,12 @@ def test_dropout_only_between_layers_and_only_in_training():
 def test_larger_shapes_match_torch():
     """Shapes that use full micro-tiles and both threads (rows and chunks split)."""
     rng = np.random.default_rng(11)
-    # batch 1 with w_hh >= 512 KiB, and short runs of small batches (T * B <= 8, or 24
-    # with w_hh >= 2 MiB): the dot-product forward, then backward from its workspace
+    # batch 1 with w_hh >= 512 KiB, and short runs of small batches (T * B <= 8, 24 with
+    # w_hh >= 2 MiB, 32 from 8 MiB): the dot-product forward, then backward from its workspace
     for mode, T, B, H in (("LSTM", 12, 64, 160), ("GRU", 12, 1, 160), ("RNN_TANH", 12, 16, 160),
                           ("LSTM", 12, 1, 370), ("GRU", 12, 1, 370), ("RNN_RELU", 12, 1, 370),
                           ("LSTM", 2, 4, 160), ("GRU", 1, 8, 160), ("LSTM", 2, 12, 740),
-                          ("GRU", 3, 8, 740), ("RNN_TANH", 2, 11, 740)):
+                          ("GRU", 3, 8, 740), ("RNN_TANH", 2, 11, 740), ("LSTM", 1, 32, 740)):
         m = make(mode, 48, H, seed=2)
         t = torch_twin(m, mode)
         x = rng.standard_normal((T, B, 48)).astype(np.float32)
