@@ -343,14 +343,16 @@ static void FS_F(panel_rows)(int64_t r0, int64_t r1, int64_t K, const R *a, int6
  * (pack_dot). */
 #ifndef FS_DOT_MAXB
 #define FS_DOT_MAXB 32 /* largest batch that takes this path (see use_dot) */
-/* and the smallest w_hh in bytes from which batch 1 takes it whatever T: below
- * it the packed product, whose packing is then cheap, is faster at T = 35 (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster
- * packed, GRU H256 at 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster
- * here) */
+#endif
+#ifndef FS_DOT_MINW
+/* the smallest w_hh in bytes from which batch 1 takes it whatever T: below it
+ * the packed product, whose packing is then cheap, is faster at T = 35
+ * (measured: RNN H256 and LSTM H128 at 256 KiB 15 % faster packed, GRU H256 at
+ * 768 KiB even, LSTM H256 and RNN H512 at 1 MiB 7-25 % faster here) */
 #define FS_DOT_MINW (512 << 10)
 #endif
 #ifndef FS_DOT_PACKT
-#define FS_DOT_PACKT 8 /* and the fewest time steps for which it packs w_hh */
+#define FS_DOT_PACKT 8 /* the fewest time steps for which batch 1 packs w_hh */
 #endif
 
 /* Whether a forward of T steps over B sequences with w_hh of wb bytes takes
