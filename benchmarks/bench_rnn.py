@@ -181,7 +181,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="hidden 256/512, batch 1/64 only")
     ap.add_argument("--cells", default="LSTM,GRU,RNN", help="comma-separated, any case (default: %(default)s)")
     ap.add_argument("--hidden", default="128,256,512,1024")
-    ap.add_argument("--batch", default="1,16,64")
+    ap.add_argument("--batch", default=None, help="default 1,16,64; with --step 1,4,8")
     ap.add_argument("--seq-len", type=int, default=35)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -189,8 +189,7 @@ def main(argv=None):
                          "meaningful with --threads 1)")
     ap.add_argument("--json", action="store_true", help="also print JSON lines")
     ap.add_argument("--step", action="store_true",
-                    help="one step per call (T = 1) with the state carried, as in generation "
-                         "(default batch: 1,4,8)")
+                    help="one step per call (T = 1) with the state carried, as in generation")
     args = ap.parse_args(argv)
     if args.clock == "cpu":
         CLOCK[0] = time.process_time
@@ -210,8 +209,7 @@ def main(argv=None):
         ap.error(f"--cells: unknown cell {bad[0]!r} (choose from {', '.join(GATES)})")
     if args.step:
         hidden = [256, 1024] if args.quick else [int(v) for v in args.hidden.split(",")]
-        batch_arg = "1,4,8" if args.batch == ap.get_default("batch") else args.batch
-        batch = [1, 8] if args.quick else [int(v) for v in batch_arg.split(",")]
+        batch = [1, 8] if args.quick else [int(v) for v in (args.batch or "1,4,8").split(",")]
         rows = []
         for cell in cells:
             for H in hidden:
@@ -242,7 +240,7 @@ def main(argv=None):
             emit_json({"bench": "rnn_gemm", **r})
 
     hidden = [256, 512] if args.quick else [int(v) for v in args.hidden.split(",")]
-    batch = [1, 64] if args.quick else [int(v) for v in args.batch.split(",")]
+    batch = [1, 64] if args.quick else [int(v) for v in (args.batch or "1,16,64").split(",")]
     configs = [(c, H, B, 1, False) for c in cells for H in hidden for B in batch]
     if not args.quick:
         configs += [(c, 256, 64, 2, False) for c in cells]

@@ -393,10 +393,12 @@ typedef FS_IT FS_F(ivec) __attribute__((vector_size(VB)));
 #define FS_HM(m) ((m) > 1 ? (m) / 2 : 1)
 #define FS_LO(l, m)                                                                   \
     (((l) / (VL / 2)) * VL + (((l) % (VL / 2)) / FS_HM(m)) * (m) + ((l) % (VL / 2)) % FS_HM(m))
-#define FS_LOS(m)                                                                     \
-    {FS_LO(0, m),  FS_LO(1, m),  FS_LO(2, m),  FS_LO(3, m), FS_LO(4, m),  FS_LO(5, m),  \
-     FS_LO(6, m),  FS_LO(7, m),  FS_LO(8, m),  FS_LO(9, m), FS_LO(10, m), FS_LO(11, m), \
-     FS_LO(12, m), FS_LO(13, m), FS_LO(14, m), FS_LO(15, m)}
+/* a lane-index table row: F(l, x) for the 16 lanes of the widest vector (lanes
+ * past VL unused); also builds the transpose masks of pack_t below */
+#define FS_LANES(F, x)                                                                \
+    {F(0, x),  F(1, x),  F(2, x),  F(3, x),  F(4, x),  F(5, x),  F(6, x),  F(7, x),  \
+     F(8, x),  F(9, x),  F(10, x), F(11, x), F(12, x), F(13, x), F(14, x), F(15, x)}
+#define FS_LOS(m) FS_LANES(FS_LO, m)
 static const FS_IT FS_F(fold_lo)[4][16] __attribute__((aligned(64))) = {FS_LOS(VL), FS_LOS(VL / 2), FS_LOS(VL / 4),
                                             FS_LOS(VL / 8)};
 #undef FS_HM
@@ -596,17 +598,14 @@ static void FS_F(dotp_rows)(int64_t r0, int64_t r1, int64_t K, const R *p, const
  * hi[l] = (l & h) ? b[l] : a[l + h]. */
 #define FS_TLO(l, h) (((l) & (h)) ? (l) - (h) + VL : (l))
 #define FS_THI(l, h) (((l) & (h)) ? (l) + VL : (l) + (h))
-#define FS_TMS(F, h)                                                                        \
-    {F(0, h),  F(1, h),  F(2, h),  F(3, h),  F(4, h),  F(5, h),  F(6, h),  F(7, h),          \
-     F(8, h),  F(9, h),  F(10, h), F(11, h), F(12, h), F(13, h), F(14, h), F(15, h)}
-#define FS_TM2(h) {FS_TMS(FS_TLO, h), FS_TMS(FS_THI, h)}
+#define FS_TM2(h) {FS_LANES(FS_TLO, h), FS_LANES(FS_THI, h)}
 static const FS_IT FS_F(tmask)[4][2][16] __attribute__((aligned(64))) = {
     FS_TM2(VL / 2), FS_TM2(VL / 4 > 0 ? VL / 4 : 1), FS_TM2(VL / 8 > 0 ? VL / 8 : 1),
     FS_TM2(VL / 16 > 0 ? VL / 16 : 1)};
 #undef FS_TLO
 #undef FS_THI
-#undef FS_TMS
 #undef FS_TM2
+#undef FS_LANES
 
 /* r[0:VL] (rows of a VL x VL block) := their transpose */
 static inline void FS_F(transpose)(V *r)
