@@ -417,38 +417,62 @@ static inline V FS_F(fold)(V a, V b, int level)
  * pointers stay in general registers) */
 #define FS_DR (VL < 8 ? VL : 8)
 
-/* The end of a tile of dot products: FS_DR vectors of VL partial sums (over
- * k < k0) -> one vector of FS_DR sums (lanes past FS_DR repeat), then each sum
- * finished over k0 <= k < K from the rows of W (leading dimension ldw) and
- * stored: c[r] (= or +=) for r < m. */
-static inline void FS_F(dot_end)(V *s, int m, int64_t k0, int64_t K, const R *FS_RESTRICT w,
-                                 int64_t ldw, const R *FS_RESTRICT a, R *FS_RESTRICT c, int acc)
+/* FS_DR vectors of VL partial sums -> one vector whose lane r < FS_DR holds the
+ * sum of s[r] (lanes past FS_DR repeat). Written pair by pair rather than as a
+ * loop over s, which GCC compiled (dot_end not inlined) to a round trip of the
+ * accumulators through the stack, 24 vector stores a tile; inlined, they stay
+ * in registers. In a loop of a step's products (LSTM H256 batch 1, 2 threads,
+ * one block a thread: see forward) the step went from 5.6-5.9 us to 4.0 us. */
+#define FS_S(i) s[(i) % FS_DR] /* indices past FS_DR only in branches not taken */
+static inline __attribute__((always_inline)) V FS_F(reduce)(const V *s)
 {
-    int n = FS_DR;
+    V x;
+    int level;
+    if (FS_DR == 8) {
+        V p0 = FS_F(fold)(FS_S(0), FS_S(1), 0), p1 = FS_F(fold)(FS_S(2), FS_S(3), 0);
+        V p2 = FS_F(fold)(FS_S(4), FS_S(5), 0), p3 = FS_F(fold)(FS_S(6), FS_S(7), 0);
+        x = FS_F(fold)(FS_F(fold)(p0, p1, 1), FS_F(fold)(p2, p3, 1), 2);
+        level = 3;
+    } else if (FS_DR == 4) {
+        x = FS_F(fold)(FS_F(fold)(FS_S(0), FS_S(1), 0), FS_F(fold)(FS_S(2), FS_S(3), 0), 1);
+        level = 2;
+    } else {
+        x = FS_F(fold)(FS_S(0), FS_S(1), 0);
+        level = 1;
+    }
 #pragma GCC unroll 4
-    for (int level = 0; (VL >> level) > 1; level++) {
-        if (n == 1) {
-            s[0] = FS_F(fold)(s[0], s[0], level);
-            continue;
-        }
-#pragma GCC unroll 4
-        for (int i = 0; i < n / 2; i++) {
-            s[i] = FS_F(fold)(s[2 * i], s[2 * i + 1], level);
-        }
-        n /= 2;
+    for (; (VL >> level) > 1; level++) {
+        x = FS_F(fold)(x, x, level);
+    }
+    return x;
+}
+#undef FS_S
+
+/* The end of a tile of dot products: FS_DR vectors of VL partial sums (over
+ * k < k0) -> FS_DR sums (reduce), then each sum finished over k0 <= k < K from
+ * the rows of W (leading dimension ldw) and stored in c[r] for r < m. */
+static inline __attribute__((always_inline)) void FS_F(dot_end)(const V *s, int m, int64_t k0,
+                                                                int64_t K, const R *FS_RESTRICT w,
+                                                                int64_t ldw, const R *FS_RESTRICT a,
+                                                                R *FS_RESTRICT c)
+{
+    const V x = FS_F(reduce)(s);
+    if (m == FS_DR && k0 == K) {
+        memcpy(c, &x, FS_DR * sizeof(R));
+        return;
     }
     for (int r = 0; r < m; r++) {
-        R v = s[0][r];
+        R v = x[r];
         for (int64_t kk = k0; kk < K; kk++) {
             v += w[r * ldw + kk] * a[kk];
         }
-        c[r] = acc ? c[r] + v : v;
+        c[r] = v;
     }
 }
 
-/* c[0:m] (= or +=) W[r, 0:K] . a[0:K] for rows r < m <= FS_DR of W (leading dimension ldw) */
+/* c[0:m] = W[r, 0:K] . a[0:K] for rows r < m <= FS_DR of W (leading dimension ldw) */
 static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
-                       const R *FS_RESTRICT a, R *FS_RESTRICT c, int acc)
+                       const R *FS_RESTRICT a, R *FS_RESTRICT c)
 {
     V s[FS_DR];
     const R *rp[FS_DR];
@@ -465,7 +489,7 @@ static void FS_F(dotv)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
             s[r] += *(const VU *)(rp[r] + k) * av;
         }
     }
-    FS_F(dot_end)(s, m, k, K, w, ldw, a, c, acc);
+    FS_F(dot_end)(s, m, k, K, w, ldw, a, c);
 }
 
 #if VB >= 64
@@ -511,7 +535,7 @@ static void FS_F(dotv_a)(int m, int64_t K, const R *FS_RESTRICT w, int64_t ldw,
     }
 #pragma GCC unroll 4
     for (int i = 0; i < FS_DA; i++) {
-        FS_F(dot_end)(s[i], m, k, K, w, ldw, a + i * lda, c + i * ldc, 0);
+        FS_F(dot_end)(s[i], m, k, K, w, ldw, a + i * lda, c + i * ldc);
     }
 }
 #else
@@ -536,7 +560,7 @@ static void FS_F(dot_rows)(int64_t M, int64_t r0, int64_t r1, int64_t K, const R
         }
 #endif
         for (; i < M; i++) {
-            FS_F(dotv)(m, K, w + r * K, K, a + i * lda, c + i * ldc + r, 0);
+            FS_F(dotv)(m, K, w + r * K, K, a + i * lda, c + i * ldc + r);
         }
     }
 }
@@ -564,17 +588,17 @@ static void FS_F(pack_dot)(R *FS_RESTRICT dst, const R *FS_RESTRICT w, int64_t r
     }
 }
 
-/* c[r] = W[r, :] . a for r0 <= r < r1 (r0 a multiple of FS_DR), the whole
- * vectors of W from its packed tiles p (pack_dot of W's rows from 0), the rest
- * from W. back: the tiles in reverse order (see forward). */
+/* c[r] = W[r, :] . a for r0 <= r < r1, the whole vectors of W from the packed
+ * tiles p of those rows (pack_dot of W's rows from r0), the rest from W.
+ * back: the tiles in reverse order (see forward). */
 static void FS_F(dotp_rows)(int64_t r0, int64_t r1, int64_t K, const R *p, const R *w,
                             const R *FS_RESTRICT a, R *c, int back)
 {
     const int64_t kv = K / VL, ntile = (r1 - r0 + FS_DR - 1) / FS_DR;
     for (int64_t q = 0; q < ntile; q++) {
-        const int64_t r = r0 + (back ? ntile - 1 - q : q) * FS_DR;
+        const int64_t tq = back ? ntile - 1 - q : q, r = r0 + tq * FS_DR;
         const int m = (int)(r1 - r < FS_DR ? r1 - r : FS_DR);
-        const R *FS_RESTRICT pt = p + r * kv * VL;
+        const R *FS_RESTRICT pt = p + tq * FS_DR * kv * VL;
         V s[FS_DR];
 #pragma GCC unroll 8
         for (int i = 0; i < FS_DR; i++) {
@@ -587,7 +611,7 @@ static void FS_F(dotp_rows)(int64_t r0, int64_t r1, int64_t K, const R *p, const
                 s[i] += *(const V *)(pt + (j * FS_DR + i) * VL) * av;
             }
         }
-        FS_F(dot_end)(s, m, kv * VL, K, w + r * K, K, a, c + r, 0);
+        FS_F(dot_end)(s, m, kv * VL, K, w + r * K, K, a, c + r);
     }
 }
 
@@ -1048,16 +1072,25 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
         int64_t r0, r1, ch0, ch1;
         FS_F(split)(&L, tid, nth, dotp, &by_rows, &r0, &r1, &ch0, &ch1);
         const int64_t u0 = ch0 * NR, u1 = ch1 * NR < H ? ch1 * NR : H;
-        /* dot path: wf holds gate g's packed rows at wf + g * Hp * kvh */
+        /* dot path: wf holds this thread's packed rows of w_hh, gate after gate,
+         * at wft (gate g at wft + g * gst): one block per thread, not one per
+         * gate with the threads' rows side by side. Timed on this machine in a
+         * loop of the step's products alone, LSTM H256 batch 1, 2 threads (each
+         * thread's 512 KiB in its own L2): 2.9-3.5 us a step from one block,
+         * 4.5-4.8 us from four blocks 256 KiB apart (why, we could not tell
+         * without hardware counters: prefetches running past a block's end,
+         * or L2 sets). The blocks tile wf: G * u0 * kvh is where the rows of
+         * the threads before end (their u1 - u0 are whole chunks). */
         const int64_t kvh = H / VL * VL;
+        const int64_t gst = (u1 - u0 + FS_DR - 1) / FS_DR * FS_DR * kvh;
+        R *wft = wf + (u1 > u0 ? G * u0 * kvh : 0);
         if (dotp) {
             /* this thread's units' input projections and packed recurrent rows:
              * only this thread reads them (the packed ones from its own L2) */
             for (int64_t g = 0; g < G; g++) {
                 FS_F(dot_rows)(T * B, g * H + u0, g * H + u1, I, w_ih, x, ld_x, L.act, GH, 0);
                 if (packw) {
-                    FS_F(pack_dot)(wf + g * Hp * kvh + u0 * kvh, w_hh + (g * H + u0) * H, u1 - u0,
-                                   H);
+                    FS_F(pack_dot)(wft + g * gst, w_hh + (g * H + u0) * H, u1 - u0, H);
                 }
             }
         }
@@ -1077,7 +1110,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
                         continue;
                     }
                     for (int64_t b = r0; b < ra; b++) {
-                        FS_F(dotp_rows)(u0, u1, H, wf + g * Hp * kvh, w_hh + g * H * H,
+                        FS_F(dotp_rows)(u0, u1, H, wft + g * gst, w_hh + g * H * H,
                                         hcur + b * H, gbuf + b * GHp + g * Hp, back);
                     }
                 }
