@@ -1041,12 +1041,14 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
 #pragma omp parallel num_threads(nt)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        /* recurrent weights, per gate and chunk: wf[g][c][k][j] = w_hh[g*H + c*NR + j][k] */
+        /* recurrent weights, per chunk and gate: wf[c][g][k][j] = w_hh[g*H + c*NR + j][k]
+         * (a chunk's gates side by side: when the threads split the chunks, each
+         * reads one block, and packs about the chunks it then reads) */
 #pragma omp for schedule(static)
-        for (int64_t gc = 0; gc < (dotp ? 0 : G * nch); gc++) {
-            int64_t g = gc / nch, c = gc % nch;
+        for (int64_t cg = 0; cg < (dotp ? 0 : G * nch); cg++) {
+            int64_t c = cg / G, g = cg % G;
             int64_t nj = H - c * NR < NR ? H - c * NR : NR;
-            FS_F(pack_t)(wf + gc * H * NR, w_hh + (g * H + c * NR) * H, H, 1, nj, H);
+            FS_F(pack_t)(wf + cg * H * NR, w_hh + (g * H + c * NR) * H, H, 1, nj, H);
         }
         /* outputs past a length are zero; so are the saved states there (backward reads them) */
 #pragma omp for schedule(static)
@@ -1117,7 +1119,7 @@ static fs_status FS_F(forward)(const fs_rnn_params *p, R *out, int64_t ld_out, R
             } else if (ra > r0 && u1 > u0) {
                 for (int64_t c = ch0; c < ch1; c++) {
                     for (int64_t g = 0; g < G; g++) {
-                        FS_F(panel_rows)(r0, ra, H, hcur, H, wf + (g * nch + c) * H * NR,
+                        FS_F(panel_rows)(r0, ra, H, hcur, H, wf + (c * G + g) * H * NR,
                                          gbuf + g * Hp + c * NR, GHp, 0);
                     }
                 }
