@@ -18,6 +18,7 @@ def _default_threads():
 
 
 MAX_THREADS = 1024  # more is surely a typo, and would fail in the OS's thread creation
+INT_MAX = 2**31 - 1  # the largest count the C kernels take (C ints)
 
 
 def check_threads(name, n):

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from ._threads import MAX_THREADS
+from ._threads import INT_MAX as _INT_MAX, MAX_THREADS
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -40,9 +40,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.nargs == 0 or action.default is None:
             return action.help
         return super()._get_help_string(action)
-
-
-_INT_MAX = 2**31 - 1  # the C kernels take C ints
 
 
 def _number(cast, strict, what, highest=_INT_MAX):

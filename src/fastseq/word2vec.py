@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _w2v
 from ._atomic import atomic_write
-from ._threads import check_threads, get_num_threads, simd_level
+from ._threads import INT_MAX as _INT_MAX, check_threads, get_num_threads, simd_level
 from .corpus import SEP, Corpus, CorpusError
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
@@ -470,9 +470,6 @@ def _bar(enabled, desc, unit, total=None):
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
-
-
-_INT_MAX = 2**31 - 1  # the C kernels take C ints
 
 
 def _either_name(sentences, corpus_iterable):

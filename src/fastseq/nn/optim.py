@@ -209,10 +209,10 @@ class SGD(Optimizer):
                         buf[rows] = b
                     d = d + mom * b if nest else b
                 if rows is None:
-                    p.data -= lr * d
+                    p.data -= lr * d  # the data setter counts the change
                 else:
                     p.data[rows] = data - lr * d
-                p._version += 1
+                    p._version += 1
 
 
 class Adam(Optimizer):
