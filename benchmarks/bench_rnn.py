@@ -68,6 +68,27 @@ def best_time(fn, min_time=0.25, max_reps=50):
     return best
 
 
+def best_of_rounds(ours, theirs, rounds):
+    """(fastseq seconds, torch seconds) per call: the best of `rounds` alternating
+    rounds (fastseq, then torch), so that a busy spell slows both alike."""
+    to, tt = float("inf"), float("inf")
+    for _ in range(rounds):
+        to = min(to, best_time(ours))
+        tt = min(tt, best_time(theirs))
+    return to, tt
+
+
+def int_list(text):
+    """argparse type: comma-separated positive integers ("1,16,64")."""
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return vals
+
+
 def gemm_rates(threads):
     """GFLOP/s of C = A B^T in float32: torch (MKL/oneDNN), numpy (OpenBLAS) and
     fastseq's own kernel, at a large square shape and at RNN step / batch shapes."""
@@ -132,13 +153,8 @@ def bench_config(cell, H, B, T, layers, bidir, rounds):
         out, _ = theirs(xr)
         out.backward(gt)
 
-    res = {}
-    for mode, fo, ft in (("infer", ours_inf, torch_inf), ("train", ours_train, torch_train)):
-        to, tt = float("inf"), float("inf")
-        for _ in range(rounds):
-            to = min(to, best_time(fo))
-            tt = min(tt, best_time(ft))
-        res[mode] = (to, tt)
+    res = {"infer": best_of_rounds(ours_inf, torch_inf, rounds),
+           "train": best_of_rounds(ours_train, torch_train, rounds)}
     # flops: every layer and direction; layer > 0 sees D*H inputs
     G = GATES[cell]
     fwd = sum(2.0 * T * B * G * H * ((H if layer == 0 else D * H) + H) * D for layer in range(layers))
@@ -168,11 +184,8 @@ def bench_step(cell, H, B, rounds, calls=20):
             for _ in range(calls):
                 _, state = theirs(xt, state)
 
-    to, tt = float("inf"), float("inf")
-    for _ in range(rounds):
-        to = min(to, best_time(ours_run) / calls)
-        tt = min(tt, best_time(torch_run) / calls)
-    return to, tt
+    to, tt = best_of_rounds(ours_run, torch_run, rounds)
+    return to / calls, tt / calls
 
 
 def main(argv=None):
@@ -180,8 +193,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="hidden 256/512, batch 1/64 only")
     ap.add_argument("--cells", default="LSTM,GRU,RNN", help="comma-separated, any case (default: %(default)s)")
-    ap.add_argument("--hidden", default="128,256,512,1024")
-    ap.add_argument("--batch", default=None, help="default 1,16,64; with --step 1,4,8")
+    ap.add_argument("--hidden", type=int_list, default="128,256,512,1024")
+    ap.add_argument("--batch", type=int_list, default=None, help="default 1,16,64; with --step 1,4,8")
     ap.add_argument("--seq-len", type=int, default=35)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -208,8 +221,8 @@ def main(argv=None):
     if bad:
         ap.error(f"--cells: unknown cell {bad[0]!r} (choose from {', '.join(GATES)})")
     if args.step:
-        hidden = [256, 1024] if args.quick else [int(v) for v in args.hidden.split(",")]
-        batch = [1, 8] if args.quick else [int(v) for v in (args.batch or "1,4,8").split(",")]
+        hidden = [256, 1024] if args.quick else args.hidden
+        batch = [1, 8] if args.quick else args.batch or [1, 4, 8]
         rows = []
         for cell in cells:
             for H in hidden:
@@ -239,8 +252,8 @@ def main(argv=None):
         for r in grows:
             emit_json({"bench": "rnn_gemm", **r})
 
-    hidden = [256, 512] if args.quick else [int(v) for v in args.hidden.split(",")]
-    batch = [1, 64] if args.quick else [int(v) for v in (args.batch or "1,16,64").split(",")]
+    hidden = [256, 512] if args.quick else args.hidden
+    batch = [1, 64] if args.quick else args.batch or [1, 16, 64]
     configs = [(c, H, B, 1, False) for c in cells for H in hidden for B in batch]
     if not args.quick:
         configs += [(c, 256, 64, 2, False) for c in cells]

@@ -220,8 +220,8 @@ class RNNBase(Module):
                 k = layer * D + d
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 ws = self._take_ws(_rnn.workspace_size(self._mode_id, T, B, H))
+                wss.append(ws)
                 if B == 0:  # an empty batch (PyTorch returns empty outputs): nothing for C to do
-                    wss.append(ws)
                     continue
                 _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
                              None if b_ih is None else b_ih.data,
@@ -229,7 +229,6 @@ class RNNBase(Module):
                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
                              out, d * H, h_n[k], None if c_n is None else c_n[k], ws,
                              self._get_scratch(T, B, inp.shape[2], simd, nt), nt)
-                wss.append(ws)
             if keep:
                 ctx["layers"].append({"x": inp, "mask": mask, "ws": wss})
             else:
