@@ -344,3 +344,201 @@ def test_threads_give_the_same_result_within_rounding():
             fastseq.set_num_threads(None)
     for a, b in zip(*outs):
         assert rel_err(a, b) < 1e-5
+
+
+# ---------------------------------------------------------------- found by a review against PyTorch
+def _emb_lin_pair(torch, tied, sparse_torch=False):
+    """Embedding(8, 4) -> Linear(4, 8) in both libraries with the same weights;
+    ``tied``: the Linear's weight is the Embedding's (as in tied language models)."""
+    emb, lin = nn.Embedding(8, 4, seed=0), nn.Linear(4, 8, bias=not tied, seed=1)
+    if tied:
+        lin.weight = emb.weight
+    temb = torch.nn.Embedding(8, 4, sparse=sparse_torch)
+    tlin = torch.nn.Linear(4, 8, bias=not tied)
+    temb.load_state_dict({k: torch.from_numpy(v) for k, v in emb.state_dict().items()})
+    tlin.load_state_dict({k: torch.from_numpy(v) for k, v in lin.state_dict().items()})
+    if tied:
+        tlin.weight = temb.weight
+    return emb, lin, temb, tlin
+
+
+def _emb_lin_steps(torch, emb, lin, temb, tlin, opt, topt, batches):
+    ce = nn.CrossEntropyLoss()
+    params = {id(p): p for p in list(emb.parameters()) + list(lin.parameters())}
+    for ids, y in batches:
+        opt.zero_grad()
+        loss = ce.forward(lin.forward(emb.forward(ids)), y)
+        emb.backward(lin.backward(ce.backward()))
+        opt.step()
+        topt.zero_grad()
+        tloss = torch.nn.functional.cross_entropy(tlin(temb(torch.from_numpy(ids))), torch.from_numpy(y))
+        tloss.backward()
+        topt.step()
+        assert abs(loss - tloss.item()) < 1e-5 * abs(tloss.item())
+    assert len(params) == len({id(p) for p in list(temb.parameters()) + list(tlin.parameters())})
+    assert rel_err(emb.weight.data, temb.weight.detach().numpy()) < 1e-5
+    return params
+
+
+def test_tied_embedding_and_output_weights_train_as_in_torch():
+    torch = _torch()
+    rng = np.random.default_rng(7)
+    # each batch looks up rows 0-2 only: the output layer's gradient reaches every row
+    batches = [(rng.integers(0, 3, 5), rng.integers(0, 8, 5)) for _ in range(4)]
+    for make, tmake in ((lambda p: optim.SGD(p, lr=0.5, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9)),
+                        (lambda p: optim.Adam(p, lr=0.05), lambda p: torch.optim.Adam(p, lr=0.05))):
+        emb, lin, temb, tlin = _emb_lin_pair(torch, tied=True)
+        assert lin.weight is emb.weight
+        _emb_lin_steps(torch, emb, lin, temb, tlin, make(emb.parameters()), tmake(temb.parameters()), batches)
+        emb.zero_grad()
+        assert not emb.weight.grad.any() and emb.weight.rows is None
+
+
+def test_sparse_rows_follow_sparse_adam_and_start_momentum_at_the_gradient():
+    torch = _torch()
+    rng = np.random.default_rng(8)
+    batches = [(rng.integers(0, 8, 3), rng.integers(0, 8, 3)) for _ in range(5)]
+    # Adam on looked-up rows: torch.optim.SparseAdam (lazy, its own placement of eps)
+    emb, lin, temb, tlin = _emb_lin_pair(torch, tied=False, sparse_torch=True)
+    opt = optim.Adam(list(emb.parameters()) + list(lin.parameters()), lr=0.1, eps=1e-3)
+    topt_e = torch.optim.SparseAdam(list(temb.parameters()), lr=0.1, eps=1e-3)
+    topt_l = torch.optim.Adam(list(tlin.parameters()), lr=0.1, eps=1e-3)
+
+    class Both:
+        def zero_grad(self):
+            topt_e.zero_grad()
+            topt_l.zero_grad()
+
+        def step(self):
+            topt_e.step()
+            topt_l.step()
+    _emb_lin_steps(torch, emb, lin, temb, tlin, opt, Both(), batches)
+    # SGD momentum with dampening: a row's buffer starts as its first gradient,
+    # as a dense parameter's does (every row looked up at every step: same as dense)
+    every = [(np.arange(8), rng.integers(0, 8, 8)) for _ in range(3)]
+    emb, lin, temb, tlin = _emb_lin_pair(torch, tied=False)
+    kw = dict(lr=0.5, momentum=0.9, dampening=0.5)
+    _emb_lin_steps(torch, emb, lin, temb, tlin, optim.SGD(list(emb.parameters()) + list(lin.parameters()), **kw),
+                   torch.optim.SGD(list(temb.parameters()) + list(tlin.parameters()), **kw), every)
+    # a row first looked up at the second step starts there, at its gradient
+    emb = nn.Embedding(4, 2, seed=0)
+    opt = optim.SGD(emb.parameters(), lr=1.0, momentum=0.9, dampening=0.5)
+    for ids in ([0], [1]):
+        opt.zero_grad()
+        emb.forward(np.array(ids))
+        emb.backward(np.ones((1, 2), np.float32))
+        opt.step()
+    buf = opt.state[id(emb.weight)]["momentum_buffer"]
+    assert np.array_equal(buf[:2], np.ones((2, 2))) and not buf[2:].any()
+
+
+def test_float64_backward_from_final_state_gradients_only():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 2, 3))
+    gh = rng.standard_normal((1, 2, 5))
+    for cls in (nn.RNN, nn.GRU, nn.LSTM):
+        m = cls(3, 5, dtype=np.float64, seed=0)
+        grads = []
+        for go in (None, np.zeros((4, 2, 5))):
+            m.zero_grad()
+            out, _ = m.forward(x)
+            gx = m.backward(go, gh)[0]
+            grads.append((gx, m.weight_hh_l0.grad.copy()))
+        assert np.array_equal(grads[0][0], grads[1][0]) and np.array_equal(grads[0][1], grads[1][1])
+        assert grads[0][1].any()
+
+
+def test_assigning_an_array_to_a_parameter_or_module_name_raises():
+    m = nn.RNN(3, 2)
+    with pytest.raises(TypeError, match="weight_ih_l0.*Parameter or None"):
+        m.weight_ih_l0 = np.zeros((2, 3), np.float32)
+    assert isinstance(m.weight_ih_l0, nn.Parameter)
+    seq = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="child module '0'"):
+        setattr(seq, "0", 5)
+    m.weight_ih_l0.data = np.ones((2, 3))  # the documented way to change the values
+    assert m.weight_ih_l0.data.dtype == np.float32 and m.weight_ih_l0.data.all()
+
+
+def test_load_checks_everything_before_changing_anything(tmp_path):
+    a, b = nn.Linear(3, 4, seed=0), nn.Linear(3, 4, seed=1)
+    opt = optim.Adam(list(a.parameters()) + list(b.parameters()), lr=0.1)
+    path = tmp_path / "m.npz"
+    nn.save({"a": a, "b": b, "opt": opt}, path)
+    a2, b2 = nn.Linear(3, 4, seed=2), nn.Linear(3, 4, seed=3)
+    before = a2.weight.data.copy()
+    with pytest.raises(ValueError, match="opt"):  # an optimiser over other parameters
+        nn.load(path, {"a": a2, "b": b2, "opt": optim.Adam(a2.parameters())})
+    assert np.array_equal(a2.weight.data, before)
+    # training-only settings may differ; what the weights mean may not
+    r = nn.LSTM(3, 4, dropout=0.0, num_layers=2, seed=0)
+    nn.save(r, tmp_path / "r.npz")
+    r2 = nn.LSTM(3, 4, dropout=0.3, num_layers=2, batch_first=True, seed=1)
+    nn.load(tmp_path / "r.npz", r2)
+    assert np.array_equal(r2.weight_hh_l1.data, r.weight_hh_l1.data)
+    with pytest.raises(ValueError, match="saved with"):
+        nn.load(tmp_path / "r.npz", nn.LSTM(3, 4, num_layers=2, bias=False))
+
+
+def test_optimizer_state_is_checked_and_torch_state_continues_alike():
+    torch = _torch()
+    p = nn.Parameter(np.zeros(3, np.float32))
+    sgd = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad[:] = 1
+    sgd.step()
+    adam = optim.Adam([p])
+    with pytest.raises(ValueError, match="momentum"):
+        adam.load_state_dict(sgd.state_dict())
+    bad = optim.Adam([p])
+    p.grad[:] = 1
+    bad.step()
+    sd = bad.state_dict()
+    sd["state"][0]["exp_avg"] = np.zeros(4)
+    with pytest.raises(ValueError, match=r"exp_avg.*shape \(3,\)"):
+        adam.load_state_dict(sd)
+    del sd["state"][0]["exp_avg"]
+    with pytest.raises(ValueError, match="missing 'exp_avg'"):
+        adam.load_state_dict(sd)
+    assert adam.state == {}
+    # a torch Adam's state (tensors, a tensor step) loads and continues as torch does
+    rng = np.random.default_rng(10)
+    tp = torch.nn.Parameter(torch.from_numpy(rng.standard_normal(3).astype(np.float32)))
+    topt = torch.optim.Adam([tp], lr=0.1)
+    q = nn.Parameter(tp.detach().numpy().copy())
+    grads = rng.standard_normal((4, 3)).astype(np.float32)
+    for gr in grads[:2]:
+        tp.grad = torch.from_numpy(gr.copy())
+        topt.step()
+    q.data = tp.detach().numpy().copy()
+    ours = optim.Adam([q], lr=0.5)
+    ours.load_state_dict(topt.state_dict())
+    assert ours.param_groups[0]["lr"] == pytest.approx(0.1) and ours.state[id(q)]["step"] == 2
+    for gr in grads[2:]:
+        tp.grad = torch.from_numpy(gr.copy())
+        topt.step()
+        q.grad[:] = gr
+        ours.step()
+    assert rel_err(q.data, tp.detach().numpy()) < 1e-6
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        optim.Adam([q]).load_state_dict(torch.optim.AdamW([tp]).state_dict())
+
+
+def test_schedules_build_on_a_changed_learning_rate_and_inference_mode_is_per_thread():
+    import threading
+    p = nn.Parameter(np.zeros(1, np.float32))
+    opt = optim.SGD([p], lr=1.0)
+    s = optim.StepLR(opt, step_size=2, gamma=0.5)
+    s.step()
+    opt.param_groups[0]["lr"] = 0.1  # by hand, as PyTorch lets the next step build on
+    s.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+    e = optim.ExponentialLR(opt, gamma=0.5)
+    e.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025)
+    seen = []
+    with nn.inference_mode():
+        t = threading.Thread(target=lambda: seen.append(nn.is_inference_mode()))
+        t.start()
+        t.join()
+        seen.append(nn.is_inference_mode())
+    assert seen == [False, True]

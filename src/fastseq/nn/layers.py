@@ -186,13 +186,17 @@ class Linear(Module):
         g2 = g.reshape(-1, self.out_features)
         if self.weight.requires_grad:
             self.weight.grad += g2.T @ x.reshape(-1, self.in_features)
+            self.weight.touch_all()  # a tied (sparse) Embedding weight: now the whole array
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += g2.sum(axis=0)
+            self.bias.touch_all()
         return g @ self.weight.data
 
 
 class Dropout(Module):
     """Zero each element with probability p in training mode, scale the rest by 1/(1-p)."""
+
+    _load_free_config = ("p",)
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
@@ -246,6 +250,8 @@ class CrossEntropyLoss(Module):
     False / 0 do not count. ``reduction``: 'mean' (over counted positions, weighted
     by mask), 'sum' or 'none'. ``backward(grad=1.0)`` returns the gradient of the
     logits."""
+
+    _load_free_config = ("ignore_index", "reduction")
 
     def __init__(self, ignore_index=-100, reduction="mean"):
         super().__init__()

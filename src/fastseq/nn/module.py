@@ -3,28 +3,33 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
-_inference = [False]
+_mode = threading.local()  # per thread, as torch's grad modes are
 
 
 @contextlib.contextmanager
 def inference_mode():
     """Inside this block forward passes keep nothing for backward (less memory, faster),
-    like ``torch.inference_mode()``; backward then raises."""
-    old = _inference[0]
-    _inference[0] = True
+    like ``torch.inference_mode()``; backward then raises. It holds for the thread
+    that enters it only, as in PyTorch."""
+    old = is_inference_mode()
+    _mode.inference = True
     try:
         yield
     finally:
-        _inference[0] = old
+        _mode.inference = old
 
 
 def is_inference_mode() -> bool:
-    return _inference[0]
+    return getattr(_mode, "inference", False)
+
+
+ALL_ROWS = slice(None)  # Parameter.rows of a sparse parameter whose whole gradient is in use
 
 
 class Parameter:
@@ -33,7 +38,10 @@ class Parameter:
     ``grad`` is accumulated into by ``backward`` and cleared by ``zero_grad``. A
     parameter with ``requires_grad=False`` gets no gradient and optimisers skip it.
     ``rows`` is set by sparse producers (``Embedding``): the rows of ``grad`` that
-    may be non-zero since the last ``zero_grad`` (None: the whole array).
+    may be non-zero since the last ``zero_grad`` (None: none, or for a dense
+    parameter the whole array; ``ALL_ROWS``: the whole array, after a dense
+    producer such as ``Linear`` accumulated into a sparse parameter it shares, as
+    with tied input and output embeddings).
 
     ``_version`` counts changes to ``data`` (optimiser steps, ``load_state_dict``,
     assignment to ``data``), like PyTorch's: a module's backward raises if its
@@ -95,8 +103,17 @@ class Parameter:
 
     def touch_rows(self, rows):
         """Record that ``rows`` of ``grad`` were accumulated into (sparse parameters)."""
+        if self.rows is ALL_ROWS:
+            return
         rows = np.unique(rows)
         self.rows = rows if self.rows is None else np.union1d(self.rows, rows)
+
+    def touch_all(self):
+        """Record that the whole of ``grad`` was accumulated into: what a dense
+        producer calls, so that a sparse parameter it shares (tied weights) is then
+        cleared and updated whole, not on its looked-up rows only."""
+        if self.sparse:
+            self.rows = ALL_ROWS
 
     def __array__(self, dtype=None, copy=None):
         return self._data if dtype is None else self._data.astype(dtype)
@@ -180,9 +197,17 @@ class Module:
         elif isinstance(value, Module):
             params.pop(name, None)
             self._modules[name] = value
-        else:
-            if name in params and value is None:
-                del params[name]
+        elif name in params:
+            if value is not None:  # as PyTorch: an array would silently not be the parameter
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                f"(a Parameter or None expected; to change its values assign "
+                                f"{name}.data)")
+            del params[name]
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                f"(a Module or None expected)")
+            del self._modules[name]
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
@@ -245,6 +270,12 @@ class Module:
         unexpected keys raise ValueError; a shape mismatch, a non-numeric array or a
         value too large for the parameter's dtype always does, before anything is
         copied."""
+        new, missing, unexpected = self._check_load(state_dict, strict)
+        self._apply_load(new)
+        return missing, unexpected
+
+    def _check_load(self, state_dict, strict):
+        """load_state_dict's checks, changing nothing: ([(param, array)], missing, unexpected)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of name -> array, "
                             f"got {type(state_dict).__name__}")
@@ -255,11 +286,13 @@ class Module:
             raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
         new = [(p, as_param_array(f"state_dict[{name!r}]", state_dict[name], p.data))
                for name, p in own.items() if name in state_dict]
+        return new, missing, unexpected
+
+    def _apply_load(self, new):
         for p, arr in new:
             p.data[...] = arr
             p._version += 1
         self._after_load()
-        return missing, unexpected
 
     def _save_versions(self):
         """What ``_check_versions`` compares against at backward (call at forward)."""
@@ -274,6 +307,10 @@ class Module:
     def _after_load(self):
         for m in self._modules.values():
             m._after_load()
+
+    # constructor arguments that do not change what the parameters mean (training
+    # or layout settings): nn.load accepts a module built with other values of these
+    _load_free_config = ()
 
     def config(self):
         """Constructor arguments (for saving); modules override."""

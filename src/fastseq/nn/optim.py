@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .module import Parameter
+from .module import ALL_ROWS, Parameter
 
 
 def _real(name, v, low=None, high=None, low_open=False):
@@ -51,7 +51,7 @@ def _grads(params):
     for p in params:
         if not p.requires_grad:
             continue
-        if p.sparse:
+        if p.sparse and p.rows is not ALL_ROWS:
             if p.rows is None:
                 continue
             yield p, p.grad[p.rows], p.rows
@@ -128,8 +128,19 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd):
-        """Restore what ``state_dict`` returned, for the same parameters in the same
-        groups; everything is checked before anything changes."""
+        """Restore what ``state_dict`` returned (this optimizer's, or a torch
+        optimizer's of the same kind: tensors are read as arrays), for the same
+        parameters in the same groups; everything is checked before anything changes."""
+        self._apply_load(self._check_load(sd))
+
+    def _apply_load(self, checked):
+        groups, state = checked
+        for g, new_g in zip(self.param_groups, groups):
+            g.update(new_g)
+        self.state = state
+
+    def _check_load(self, sd):
+        """load_state_dict's checks and conversions, changing nothing."""
         if not (isinstance(sd, Mapping) and "state" in sd and "param_groups" in sd):
             got = f"keys {sorted(map(str, sd))}" if isinstance(sd, Mapping) else type(sd).__name__
             raise ValueError(f"state_dict: expected a dict with 'state' and 'param_groups', got {got}")
@@ -143,7 +154,20 @@ class Optimizer:
             if "params" in saved and len(saved["params"]) != len(g["params"]):
                 raise ValueError(f"state_dict: parameter group {i} has {len(saved['params'])} "
                                  f"parameters, this optimizer's has {len(g['params'])}")
-            new_g = {**g, **{k: v for k, v in saved.items() if k != "params"}}
+            new_g = dict(g)
+            for k, v in saved.items():
+                if k in ("params", "initial_lr") or k in _TORCH_IMPL_FLAGS:
+                    continue
+                if k == "maximize" or k == "decoupled_weight_decay":
+                    mine = getattr(self, "_decoupled", False) if k != "maximize" else False
+                    if bool(v) != mine:
+                        raise ValueError(f"state_dict: parameter group {i} has {k}={v!r}, which "
+                                         f"{type(self).__name__} does not do")
+                    continue
+                if k not in g:
+                    raise ValueError(f"state_dict: parameter group {i} has a setting {k!r} that "
+                                     f"{type(self).__name__} does not have")
+                new_g[k] = v
             self._check_group(new_g)
             groups.append(new_g)
         state = {}
@@ -152,26 +176,56 @@ class Optimizer:
             if not 0 <= i < len(params):
                 raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
             p = params[i]
-            new = {}
-            for k, v in st.items():
-                if isinstance(v, np.ndarray) and v.ndim == 0:
-                    new[k] = v.item()
-                elif isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
-                        raise ValueError(f"state_dict['state'][{i}][{k!r}]: expected shape "
-                                         f"{p.data.shape} (the parameter's), got {v.shape}")
-                    new[k] = v.astype(p.data.dtype, copy=True)
-                else:
-                    new[k] = v
-            state[id(p)] = new
-        for g, new_g in zip(self.param_groups, groups):
-            g.update(new_g)
-        self.state = state
+            g = next(gr for gr in groups if any(q is p for q in gr["params"]))
+            state[id(p)] = self._load_state(f"state_dict['state'][{i}]", p, g, st)
+        return groups, state
+
+    # per-parameter state: {key: kind}; 'count' a whole number, 'param' an array of
+    # the parameter's shape, 'rows' one flag per row of the parameter
+    _STATE = {}
+    _REQUIRED = ()
+
+    def _load_state(self, where, p, group, st):
+        """A saved per-parameter state (NumPy arrays, torch tensors or numbers) checked
+        against what ``step`` uses and converted; ValueError naming ``where``."""
+        if not isinstance(st, Mapping):
+            raise ValueError(f"{where}: expected a dict, got {type(st).__name__}")
+        new = {}
+        for k, v in st.items():
+            kind = self._STATE.get(k)
+            if kind is None:
+                raise ValueError(f"{where}: {type(self).__name__} keeps no {k!r} (it keeps "
+                                 f"{', '.join(map(repr, self._STATE)) or 'nothing'})")
+            if v is None:  # torch's SGD saves momentum_buffer=None without momentum
+                continue
+            try:
+                arr = np.array(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+            except Exception as exc:  # noqa: BLE001 - whatever the object's __array__ raises
+                raise ValueError(f"{where}[{k!r}]: cannot be read as an array ({exc})") from None
+            if kind == "count":
+                if arr.ndim != 0 or arr.dtype.kind not in "fiu" or not float(arr) >= 0 or \
+                        not float(arr).is_integer():
+                    raise ValueError(f"{where}[{k!r}]: expected a whole number >= 0, got {v!r:.60}")
+                new[k] = int(arr)
+                continue
+            shape = p.data.shape if kind == "param" else p.data.shape[:1]
+            if arr.dtype.kind not in ("fiu" if kind == "param" else "biu") or arr.shape != shape:
+                what = "the parameter's shape" if kind == "param" else "one flag per row"
+                raise ValueError(f"{where}[{k!r}]: expected an array of shape {shape} ({what}), "
+                                 f"got {arr.dtype} {arr.shape}")
+            new[k] = arr.astype(p.data.dtype if kind == "param" else bool)
+        missing = [k for k in self._REQUIRED if k not in new]
+        if missing and new:
+            raise ValueError(f"{where}: missing {', '.join(map(repr, missing))}")
+        return new
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight
-    decay, with ``torch.optim.SGD``'s update rule."""
+    decay, with ``torch.optim.SGD``'s update rule. On a sparse parameter's rows a
+    row's momentum starts, like a dense parameter's, as its first gradient."""
+
+    _STATE = {"momentum_buffer": "param", "momentum_rows": "rows"}
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False):
@@ -198,14 +252,24 @@ class SGD(Optimizer):
                             # first step: the buffer starts as the gradient (no dampening)
                             buf = st["momentum_buffer"] = np.array(d, copy=True)
                         else:
+                            seen = st.pop("momentum_rows", None)  # rows a sparse step started
                             buf *= mom
                             buf += (1 - damp) * d
+                            if seen is not None and not seen.all():
+                                buf[~seen] = d[~seen]
                         b = buf
                     else:
-                        # sparse rows: a zero buffer, updated on the rows that got gradient
+                        # sparse rows: the buffer kept whole, updated on the rows that got
+                        # gradient; momentum_rows marks those started (at their gradient)
                         if buf is None:
                             buf = st["momentum_buffer"] = np.zeros_like(p.data)
+                            st["momentum_rows"] = np.zeros(p.data.shape[0], bool)
+                        seen = st.get("momentum_rows")
                         b = mom * buf[rows] + (1 - damp) * d
+                        if seen is not None:
+                            new = ~seen[rows]
+                            b[new] = d[new]
+                            seen[rows] = True
                         buf[rows] = b
                     d = d + mom * b if nest else b
                 if rows is None:
@@ -217,9 +281,13 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (``torch.optim.Adam``): L2 ``weight_decay`` added to the gradient;
-    ``amsgrad`` keeps the maximum of the second moment."""
+    ``amsgrad`` keeps the maximum of the second moment. A sparse parameter's rows
+    are updated as ``torch.optim.SparseAdam`` does (eps added to the square root of
+    the second moment before its bias correction)."""
 
     _decoupled = False
+    _STATE = {"step": "count", "exp_avg": "param", "exp_avg_sq": "param", "max_exp_avg_sq": "param"}
+    _REQUIRED = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
@@ -238,6 +306,8 @@ class Adam(Optimizer):
                     if ams:
                         st["max_exp_avg_sq"] = np.zeros_like(p.data)
                     self.state[id(p)] = st
+                if ams and "max_exp_avg_sq" not in st:  # a state saved without amsgrad
+                    st["max_exp_avg_sq"] = np.zeros_like(p.data)
                 st["step"] += 1
                 t = st["step"]
                 data = p.data if rows is None else p.data[rows]
@@ -259,10 +329,15 @@ class Adam(Optimizer):
                     if rows is not None:
                         st["max_exp_avg_sq"][rows] = mx
                 denom = np.sqrt(vv)
-                denom *= 1.0 / math.sqrt(bc2)
-                denom += eps
-                upd = m / denom
-                upd *= lr / bc1
+                if rows is None:  # torch.optim.Adam
+                    denom *= 1.0 / math.sqrt(bc2)
+                    denom += eps
+                    upd = m / denom
+                    upd *= lr / bc1
+                else:  # torch.optim.SparseAdam
+                    denom += eps
+                    upd = m / denom
+                    upd *= lr * math.sqrt(bc2) / bc1
                 data -= upd
                 if rows is not None:
                     st["exp_avg"][rows] = m
@@ -280,6 +355,10 @@ class AdamW(Adam):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+# settings in a torch optimizer's param_groups that only choose its implementation
+_TORCH_IMPL_FLAGS = frozenset({"foreach", "capturable", "differentiable", "fused"})
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
@@ -336,7 +415,9 @@ class _Schedule:
 
 
 class StepLR(_Schedule):
-    """lr = base_lr * gamma ** (epoch // step_size); call ``step()`` once per epoch."""
+    """Multiply the learning rate by ``gamma`` every ``step_size`` calls of ``step()``
+    (once per epoch): lr = base_lr * gamma ** (epoch // step_size) unless it was
+    changed by hand or by another schedule, which, as in PyTorch, it builds on."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
@@ -349,12 +430,14 @@ class StepLR(_Schedule):
 
     def step(self):
         self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = base * self.gamma ** (self.last_epoch // self.step_size)
+        if self.last_epoch % self.step_size == 0:
+            for g in self.optimizer.param_groups:
+                g["lr"] *= self.gamma
 
 
 class ExponentialLR(_Schedule):
-    """lr = base_lr * gamma ** epoch."""
+    """Multiply the learning rate by ``gamma`` at every ``step()``: lr = base_lr *
+    gamma ** epoch unless changed by hand or by another schedule (as in PyTorch)."""
 
     def __init__(self, optimizer, gamma):
         super().__init__(optimizer)
@@ -362,8 +445,8 @@ class ExponentialLR(_Schedule):
 
     def step(self):
         self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = base * self.gamma ** self.last_epoch
+        for g in self.optimizer.param_groups:
+            g["lr"] *= self.gamma
 
 
 class ReduceLROnPlateau(_Schedule):

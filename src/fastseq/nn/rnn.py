@@ -37,6 +37,7 @@ class RNNBase(Module):
     directions, dropout between layers, lengths, and the calls into C."""
 
     _gates = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+    _load_free_config = ("dropout", "batch_first")
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=np.float32, seed=None):
@@ -272,6 +273,7 @@ class RNNBase(Module):
         dh0 = np.zeros((L * D, B, H), dt)
         dc0 = np.zeros((L * D, B, H), dt) if self.mode == "LSTM" else None
         nt, simd = get_num_threads(), simd_level()
+        kind = "double" if dt == np.float64 else "float"
         h0, c0 = ctx["h0"], ctx["c0"]
         for layer in reversed(range(L)):
             lc = ctx["layers"][layer]
@@ -282,17 +284,22 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
 
                 def grad_of(p):
-                    return p.grad if (p is not None and p.requires_grad) else None
+                    if p is None or not p.requires_grad:
+                        return None
+                    p.touch_all()  # shared with a sparse parameter: now the whole array
+                    return p.grad
 
                 if B == 0:
                     continue
-                _rnn.backward(self._mode_id, d == 1, simd, g, d * H,
-                              None if gh is None else gh[k], None if gc is None else gc[k],
-                              lc["ws"][d], x, w_ih.data, w_hh.data,
-                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
-                              dx, dh0[k], None if dc0 is None else dc0[k],
-                              grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh),
-                              self._get_scratch(T, B, x.shape[2], simd, nt), nt)
+                # the float or double kernel named, not picked from the first array
+                # argument (g is None when only final-state gradients are given)
+                _rnn.backward[kind](self._mode_id, d == 1, simd, g, d * H,
+                                    None if gh is None else gh[k], None if gc is None else gc[k],
+                                    lc["ws"][d], x, w_ih.data, w_hh.data,
+                                    None if h0 is None else h0[k], None if c0 is None else c0[k],
+                                    lens, dx, dh0[k], None if dc0 is None else dc0[k],
+                                    grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh),
+                                    self._get_scratch(T, B, x.shape[2], simd, nt), nt)
             if lc["mask"] is not None:
                 dx *= lc["mask"]
             g = dx

@@ -150,9 +150,13 @@ def load(path, objects, strict=True):
         if info["class"] != type(obj).__name__:
             raise ValueError(f"{path}: {name!r} was saved from a {info['class']}, "
                              f"loading into a {type(obj).__name__}")
-        if isinstance(obj, Module) and info["config"] != json.loads(_to_json(obj.config())):
-            raise ValueError(f"{path}: {name!r} was saved with {info['config']}, "
-                             f"loading into one with {obj.config()}")
+        if isinstance(obj, Module):
+            free = obj._load_free_config
+            mine = {k: v for k, v in json.loads(_to_json(obj.config())).items() if k not in free}
+            if {k: v for k, v in info["config"].items() if k not in free} != mine:
+                raise ValueError(f"{path}: {name!r} was saved with {info['config']}, "
+                                 f"loading into one with {obj.config()}")
+    checked = []
     for name, obj in objs.items():
         if name not in saved:
             continue
@@ -160,7 +164,7 @@ def load(path, objects, strict=True):
         prefix = name + "/"
         if isinstance(obj, Module):
             sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
-            obj.load_state_dict(sd, strict=strict)
+            checked.append((obj, obj._check_load(sd, strict)[0]))
         else:
             state = {}
             for i, scalars in info["state"].items():
@@ -172,4 +176,6 @@ def load(path, objects, strict=True):
                 state[int(i)] = st
             groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()}
                       for g in info["param_groups"]]
-            obj.load_state_dict({"state": state, "param_groups": groups})
+            checked.append((obj, obj._check_load({"state": state, "param_groups": groups})))
+    for obj, new in checked:  # all checked: now change them
+        obj._apply_load(new)
