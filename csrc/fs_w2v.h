@@ -8,12 +8,14 @@
 
 typedef struct {
     int32_t dim;              /* vector size */
-    int32_t window;           /* max distance; each centre draws b in [0, window) and uses window - b */
+    int32_t window;           /* max distance; each centre draws b in [0, window) and uses window - b
+                                 (with shrink_windows) */
     int32_t negative;         /* negatives per positive; 0 = no negative sampling */
     int32_t hs;               /* 1 = hierarchical softmax */
     int32_t sg;               /* 1 = skip-gram, 0 = CBOW */
     int32_t cbow_mean;        /* CBOW: 1 = mean of context vectors, 0 = sum */
     int32_t shared_negatives; /* sg+ns: one set of negatives per centre word, shared by its window */
+    int32_t shrink_windows;   /* 1 = the dynamic window above; 0 = always window words each side */
     int32_t simd;             /* fs_simd; FS_SIMD_AUTO = best the CPU has */
     uint64_t seed;            /* sentence s draws from fs_mix64(seed + s) */
 } fs_w2v_params;

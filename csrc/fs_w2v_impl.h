@@ -328,7 +328,9 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
     }
     for (int64_t i = 0; i < len; i++) {
         const int32_t w = sen[i];
-        const int64_t reach = p->window - (int64_t)fs_bounded(fs_rand64(&rng), (uint32_t)p->window);
+        const int64_t reach = p->shrink_windows
+                                  ? p->window - (int64_t)fs_bounded(fs_rand64(&rng), (uint32_t)p->window)
+                                  : p->window;
         int64_t lo = i - reach, hi = i + reach;
         if (lo < 0) {
             lo = 0;
@@ -371,21 +373,25 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
         if (p->sg) {
             float *din = sc->din;
             memset(din, 0, sizeof(float) * (size_t)n_in * d);
-            if (p->hs) {
-                int n_out = FS_F(hs_path)(p, m, w, out, label);
-                bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
-            }
-            if (p->negative) {
-                if (p->shared_negatives) {
+            /* blocks of at most FS_W2V_SG_BLOCK context words, one after the other */
+            for (int c0 = 0; c0 < n_in && !bad; c0 += FS_W2V_SG_BLOCK) {
+                const int nc = n_in - c0 < FS_W2V_SG_BLOCK ? n_in - c0 : FS_W2V_SG_BLOCK;
+                float *dc = din + (size_t)c0 * d;
+                if (p->hs) {
+                    int n_out = FS_F(hs_path)(p, m, w, out, label);
+                    bad |= FS_F(block)(tb, d, nc, in + c0, n_out, out, label, alpha, dc, sc->S, loss);
+                }
+                if (p->negative && p->shared_negatives) {
                     int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_cur, out, label);
-                    bad |= FS_F(block)(tb, d, n_in, in, n_out, out, label, alpha, din, sc->S, loss);
-                } else {
-                    for (int c = 0; c < n_in && !bad; c++) {
-                        int n_ids = FS_F(draw_negatives)(p, m, w, &rng, neg_cur);
-                        int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_ids, out, label);
-                        bad |= FS_F(block)(tb, d, 1, in + c, n_out, out, label, alpha,
-                                           din + (size_t)c * d, sc->S, loss);
-                    }
+                    bad |= FS_F(block)(tb, d, nc, in + c0, n_out, out, label, alpha, dc, sc->S, loss);
+                }
+            }
+            if (p->negative && !p->shared_negatives) { /* word2vec.c's: negatives per pair */
+                for (int c = 0; c < n_in && !bad; c++) {
+                    int n_ids = FS_F(draw_negatives)(p, m, w, &rng, neg_cur);
+                    int n_out = FS_F(ns_rows)(p, m, w, neg_cur, n_ids, out, label);
+                    bad |= FS_F(block)(tb, d, 1, in + c, n_out, out, label, alpha,
+                                       din + (size_t)c * d, sc->S, loss);
                 }
             }
             if (bad) {
@@ -415,9 +421,11 @@ static int FS_F(train_sentence)(const fs_w2v_params *p, const fs_w2v_model *m,
             if (bad) {
                 return 1;
             }
-            /* word2vec.c: every context row receives the full error, mean or not */
+            /* the mean of the context (word2vec.c, gensim): every context row gets the
+             * whole error; their sum (gensim's cbow_mean=0): each gets 1/n of it */
+            const float share = p->cbow_mean ? 1.0f : 1.0f / (float)n_in;
             for (int c = 0; c < n_in; c++) {
-                FS_F(axpy)(d, 1.0f, neu1e, in[c]);
+                FS_F(axpy)(d, share, neu1e, in[c]);
             }
             *n_ex += 1;
         }

@@ -29,13 +29,20 @@ def block(inp, out, labels, alpha):
     return G @ out, G.T @ inp
 
 
+SG_BLOCK = 16  # skip-gram: context words updated together (csrc/fs_w2v.c, FS_W2V_SG_BLOCK)
+
+
 def train_sentence(sen, syn0, syn1neg, syn1, *, sg, negative, hs, alpha, reach, noise_word,
                    cbow_mean=True, shared=True, hs_paths=None):
     """Train one sentence in place (float64 copies of the weights).
 
-    The reduced window is fixed (``reach`` words each side) and every negative is
+    The window is fixed (``reach`` words each side) and every negative is
     ``noise_word`` (skipped when it is the centre word), which is what the C
-    kernel does with window=reach=1 and a noise distribution on one word."""
+    kernel does with window=reach=1 (or shrink_windows off) and a noise
+    distribution on one word. Skip-gram trains a centre's context words in
+    blocks of at most SG_BLOCK, each against the output rows as the block
+    before left them; CBOW with a sum (cbow_mean=False) gives each context
+    word 1/n of the error, as gensim does."""
     for i, w in enumerate(sen):
         ctx = [sen[j] for j in range(max(0, i - reach), min(len(sen), i + reach + 1)) if j != i]
         if not ctx:
@@ -44,21 +51,22 @@ def train_sentence(sen, syn0, syn1neg, syn1, *, sg, negative, hs, alpha, reach, 
         neg_labels = np.array([1.0] + [0.0] * (len(neg_rows) - 1))
         if sg:
             din = np.zeros((len(ctx), syn0.shape[1]))
-            if hs:
-                pts, codes = hs_paths[w]
-                d_in, d_out = block(syn0[ctx], syn1[pts], 1.0 - codes, alpha)
-                din += d_in
-                np.add.at(syn1, pts, d_out)
-            if negative:
-                if shared:
-                    d_in, d_out = block(syn0[ctx], syn1neg[neg_rows], neg_labels, alpha)
-                    din += d_in
+            for c0 in range(0, len(ctx), SG_BLOCK):
+                part = ctx[c0:c0 + SG_BLOCK]
+                if hs:
+                    pts, codes = hs_paths[w]
+                    d_in, d_out = block(syn0[part], syn1[pts], 1.0 - codes, alpha)
+                    din[c0:c0 + len(part)] += d_in
+                    np.add.at(syn1, pts, d_out)
+                if negative and shared:
+                    d_in, d_out = block(syn0[part], syn1neg[neg_rows], neg_labels, alpha)
+                    din[c0:c0 + len(part)] += d_in
                     np.add.at(syn1neg, neg_rows, d_out)
-                else:
-                    for c, cw in enumerate(ctx):
-                        d_in, d_out = block(syn0[[cw]], syn1neg[neg_rows], neg_labels, alpha)
-                        din[c] += d_in[0]
-                        np.add.at(syn1neg, neg_rows, d_out)
+            if negative and not shared:
+                for c, cw in enumerate(ctx):
+                    d_in, d_out = block(syn0[[cw]], syn1neg[neg_rows], neg_labels, alpha)
+                    din[c] += d_in[0]
+                    np.add.at(syn1neg, neg_rows, d_out)
             np.add.at(syn0, ctx, din)
         else:
             h = syn0[ctx].sum(axis=0)
@@ -75,7 +83,8 @@ def train_sentence(sen, syn0, syn1neg, syn1, *, sg, negative, hs, alpha, reach, 
                 d_in, d_out = block(h, syn1neg[neg_rows], neg_labels, alpha)
                 neu1e += d_in[0]
                 np.add.at(syn1neg, neg_rows, d_out)
-            np.add.at(syn0, ctx, np.broadcast_to(neu1e, (len(ctx), len(neu1e))))
+            share = 1.0 if cbow_mean else 1.0 / len(ctx)
+            np.add.at(syn0, ctx, np.broadcast_to(share * neu1e, (len(ctx), len(neu1e))))
 
 
 def keep_probability(count, sample, retained_total):

@@ -26,7 +26,10 @@ def _setup(n=8, d=16, seed=0):
 @pytest.mark.parametrize("simd", SIMD_LEVELS)
 @pytest.mark.parametrize("sg, shared", [(1, True), (1, False), (0, True)])  # sharing is a skip-gram choice
 @pytest.mark.parametrize("loss", ["ns", "hs", "both"])
-def test_kernel_matches_reference(simd, sg, loss, shared):
+@pytest.mark.parametrize("wide", [False, True])
+def test_kernel_matches_reference(simd, sg, loss, shared, wide):
+    """``wide``: a fixed window of 12 over a 26-word sentence, so that skip-gram
+    centres have up to 24 context words (two blocks), and CBOW sums its context."""
     n, d = 8, 16
     vocab, syn0, syn1neg, syn1 = _setup(n, d)
     negative = 3 if loss in ("ns", "both") else 0
@@ -40,15 +43,21 @@ def test_kernel_matches_reference(simd, sg, loss, shared):
              for w in range(n)}
     sentences = [[0, 1, 2, 5, 3, 1], [4, 6, 7], [2]]
     alphas = [0.05, 0.04, 0.03]
+    window, cbow_mean = (12, False) if wide else (1, True)
+    if wide:
+        sentences.append(list(np.random.default_rng(1).integers(0, n, 26)))
+        alphas.append(0.02)
     tokens = np.array(sum(sentences, []), dtype=np.int32)
     starts = np.cumsum([0] + [len(s) for s in sentences]).astype(np.int64)
 
     ref = [syn0.astype(np.float64), syn1neg.astype(np.float64), syn1.astype(np.float64)]
     for sen, a in zip(sentences, alphas):
-        reference.train_sentence(sen, *ref, sg=sg, negative=negative, hs=hs, alpha=a, reach=1,
-                                 noise_word=noise_word, shared=shared, hs_paths=paths)
+        reference.train_sentence(sen, *ref, sg=sg, negative=negative, hs=hs, alpha=a, reach=window,
+                                 noise_word=noise_word, shared=shared, hs_paths=paths,
+                                 cbow_mean=cbow_mean)
 
-    p = _w2v.Params(d, 1, negative, hs, sg, True, shared, _w2v.SIMD_NAMES[simd], 123)
+    p = _w2v.Params(d, window, negative, hs, sg, cbow_mean, shared, _w2v.SIMD_NAMES[simd], 123,
+                    shrink_windows=False)
     loss_sum, n_ex = _w2v.train_batch(
         p, syn0, syn1neg if negative else None, syn1 if hs else None, tokens, starts,
         np.array(alphas, dtype=np.float32), neg_prob if negative else None,
@@ -60,8 +69,8 @@ def test_kernel_matches_reference(simd, sg, loss, shared):
     if hs:
         np.testing.assert_allclose(syn1, ref[2], rtol=1e-5, atol=1e-6)
     assert loss_sum > 0
-    assert n_ex == (sum(2 * len(s) - 2 for s in sentences if len(s) > 1) if sg else
-                    sum(len(s) for s in sentences if len(s) > 1))
+    contexts = [min(len(s) - 1, i + window) - max(0, i - window) for s in sentences for i in range(len(s))]
+    assert n_ex == (sum(contexts) if sg else sum(c > 0 for c in contexts))
 
 
 def test_alias_table_samples_the_distribution():

@@ -187,6 +187,21 @@ def test_bad_corpora(tmp_path):
         Word2Vec(corpus_file=rare)
 
 
+def test_window_shrinking_and_the_widest_window():
+    sentences = [[f"w{i % 7}" for i in range(30)]] * 4
+    counts = {}
+    for shrink in (True, False):
+        m = Word2Vec(sentences=sentences, sg=1, window=6, min_count=1, sample=0, epochs=1, workers=1,
+                     seed=3, shrink_windows=shrink, progress=False)
+        counts[shrink] = m.epoch_examples[0]
+    # the whole window: every word sees every neighbour within 6 (cut at the ends)
+    assert counts[False] == 4 * sum(min(29, i + 6) - max(0, i - 6) for i in range(30))
+    assert counts[True] < counts[False]
+    # the largest window allowed trains (its scratch is bounded by the longest sentence)
+    m = Word2Vec(sentences=sentences, sg=1, window=2**31 - 1, min_count=1, epochs=1, workers=2, progress=False)
+    assert np.isfinite(m.wv.vectors).all()
+
+
 def test_divergence_is_detected(demo_corpus):
     with pytest.raises(FloatingPointError, match="lower alpha"):
         Word2Vec(corpus_file=demo_corpus, sg=1, alpha=1e9, min_alpha=1e9, epochs=2, workers=2)

@@ -18,6 +18,7 @@ cdef extern from "fs_w2v.h" nogil:
         int32_t sg
         int32_t cbow_mean
         int32_t shared_negatives
+        int32_t shrink_windows
         int32_t simd
         uint64_t seed
 

@@ -18,7 +18,7 @@ cdef class Params:
 
     def __init__(self, int dim, int window, int negative, bint hs, bint sg,
                  bint cbow_mean=True, bint shared_negatives=True, int simd=-1,
-                 uint64_t seed=0):
+                 uint64_t seed=0, bint shrink_windows=True):
         self.c.dim = dim
         self.c.window = window
         self.c.negative = negative
@@ -26,6 +26,7 @@ cdef class Params:
         self.c.sg = sg
         self.c.cbow_mean = cbow_mean
         self.c.shared_negatives = shared_negatives
+        self.c.shrink_windows = shrink_windows
         self.c.simd = simd
         self.c.seed = seed
 

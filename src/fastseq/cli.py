@@ -100,7 +100,12 @@ def _register_w2v(sub):
                    help="start learning rate (default 0.025 for sg, 0.05 for cbow)")
     p.add_argument("--min-alpha", type=_nonneg_float, default=None,
                    help="final learning rate (default 0.0001, or --alpha if that is lower)")
-    p.add_argument("--cbow-sum", action="store_true", help="CBOW: sum context vectors instead of averaging")
+    p.add_argument("--cbow-sum", action="store_true",
+                   help="CBOW: sum context vectors instead of averaging (each then gets 1/n of the error, "
+                        "as in gensim)")
+    p.add_argument("--no-shrink-windows", dest="shrink_windows", action="store_false",
+                   help="always use the whole --window (default: draw each word's window from 1 to "
+                        "--window, as word2vec.c and gensim do)")
     p.add_argument("--threads", type=_threads, default=None, help="threads (default: all cores)")
     p.add_argument("--seed", type=_seed, default=1, help="random seed")
     fmt = p.add_mutually_exclusive_group()
@@ -161,7 +166,7 @@ def _cmd_w2v(args):
             negative=args.negative if args.loss in ("ns", "both") else 0, ns_exponent=args.ns_exponent,
             cbow_mean=0 if args.cbow_sum else 1, epochs=args.epochs,
             shared_negatives=args.shared_negatives, progress=not args.quiet,
-            unicode_errors=args.unicode_errors)
+            unicode_errors=args.unicode_errors, shrink_windows=args.shrink_windows)
         model.build_vocab(corpus_file=corpus)
         model.train(corpus_file=corpus)
         model.wv.save_word2vec_format(output, binary=args.binary)

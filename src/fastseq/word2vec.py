@@ -61,6 +61,9 @@ class Word2Vec:
         Skip-gram with negative sampling: draw one set of negatives per centre
         word and share it across its window (faster, same quality). False
         draws per (centre, context) pair as word2vec.c does.
+    shrink_windows : bool
+        As in gensim: True (default) draws each centre word's window from 1 to
+        ``window`` (word2vec.c's dynamic window); False always uses ``window``.
     progress : bool
         Show a progress bar on stderr.
     unicode_errors : {'strict', 'replace', 'ignore'}
@@ -71,7 +74,7 @@ class Word2Vec:
                  min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=None,
                  min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1,
                  epochs=5, max_final_vocab=None, shared_negatives=True, progress=True,
-                 unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH):
+                 unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH, shrink_windows=True):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.epochs = _positive_int("epochs", epochs)
@@ -99,6 +102,7 @@ class Word2Vec:
         self.max_vocab_size = max_vocab_size
         self.max_final_vocab = max_final_vocab
         self.shared_negatives = bool(shared_negatives)
+        self.shrink_windows = bool(shrink_windows)
         self.progress = bool(progress)
         self.unicode_errors = unicode_errors
         self.max_sentence_length = _positive_int("max_sentence_length", max_sentence_length)
@@ -198,7 +202,8 @@ class Word2Vec:
         threads = self.workers or get_num_threads()
         total = self.vocab.retained_words * epochs
         params = _w2v.Params(self.vector_size, self.window, self.negative, bool(self.hs), bool(self.sg),
-                             bool(self.cbow_mean), self.shared_negatives, simd_level(), 0)
+                             bool(self.cbow_mean), self.shared_negatives, simd_level(), 0,
+                             self.shrink_windows)
         hs_offset, hs_point, hs_code = self._hs
         syn0 = self.wv.vectors
 
@@ -315,7 +320,8 @@ class Word2Vec:
 
 _INIT_ARGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed",
               "workers", "min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs",
-              "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length")
+              "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length",
+              "shrink_windows")
 _SETTINGS = _INIT_ARGS
 
 
