@@ -90,15 +90,19 @@ def _open_buffer(path, populate=False):
     ``populate``: map every page up front (one call instead of a page fault per
     4 KiB: 15x faster when the whole file is going to be read)."""
     with open(path, "rb") as f:
-        magic = f.read(4)
+        magic = f.read(10)
         if not magic:
             raise ValueError(f"{path}: empty file")
-        if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh":
+        # gzip: 1f 8b; bzip2: "BZh", a block size 1-9, then a block's or the stream
+        # end's magic (a text file that merely starts with "BZh" is text)
+        gz = magic[:2] == b"\x1f\x8b"
+        bz = magic[:3] == b"BZh" and magic[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9") \
+            and magic[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+        if gz or bz:
             f.seek(0)
-            kind = "gzip" if magic[:2] == b"\x1f\x8b" else "bzip2"
-            opener = gzip.GzipFile if kind == "gzip" else bz2.BZ2File
+            kind = "gzip" if gz else "bzip2"
             try:
-                with opener(fileobj=f) as z:
+                with (gzip.GzipFile(fileobj=f) if gz else bz2.BZ2File(f)) as z:
                     data = z.read()
             except (OSError, EOFError, ValueError) as e:
                 raise ValueError(f"{path}: damaged {kind} stream ({e})") from None
@@ -139,11 +143,15 @@ def _sniff_word2vec(buf, path):
         start = eol + 1 if eol >= 0 else len(buf)
         if start >= len(buf) or n == 0:
             return "bin", start, n, dim
-        # the first record decides: text is a word and dim numbers on one line
-        end = buf.find(b"\n", start, start + 64 * (dim + 64))
-        line = buf[start:end if end >= 0 else min(len(buf), start + 64 * (dim + 64))]
-        fields = line.rstrip().split(b" ")
-        if end >= 0 and len(fields) == dim + 1 and _floats(fields[1:]) is not None:
+        # the first record decides: text is a word and dim numbers on one line. The
+        # word ends at its first space in both formats and may be of any length, so
+        # the numbers' line end is looked for from there
+        sp = buf.find(b" ", start)
+        if sp < 0:
+            return "bin", start, n, dim
+        end = buf.find(b"\n", sp, sp + 64 * (dim + 64))
+        fields = buf[sp:end].split() if end >= 0 else []
+        if len(fields) == dim and _floats(fields) is not None:
             return "text", start, n, dim
         return "bin", start, n, dim
     fields = first.rstrip().split(b" ")
@@ -234,7 +242,7 @@ def _read_binary(buf, path, start, n, dim, limit, unicode_errors):
         have = (size - start) // (rec + 1)
         raise ValueError(f"{path}: truncated: header says {n} vectors of {dim} floats, but the rest of the "
                          f"file ({size - start} bytes after the header) holds at most {have}")
-    max_word = 1 << 16
+    max_word = max(1 << 16, size - start)  # a word may be as long as the file (the writers allow it)
     vectors, rec_start, word_start, word_end, done, pos, why = _kv.parse_w2v_bin(buf, start, count, dim, max_word)
     if why == 1:
         raise ValueError(f"{path}: truncated: the file ends at byte {size} in the word of vector "
