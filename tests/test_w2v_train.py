@@ -202,6 +202,40 @@ def test_window_shrinking_and_the_widest_window():
     assert np.isfinite(m.wv.vectors).all()
 
 
+def test_train_schedules_over_the_corpus_it_is_given(monkeypatch):
+    """The learning rate decays from start_alpha to end_alpha over the corpus train()
+    gets (counted, or sized by total_examples / total_words), not over the one
+    build_vocab scanned; end_alpha above start_alpha ramps up, as in gensim."""
+    from fastseq import word2vec
+    base = [[f"w{i % 9}" for i in range(k, k + 12)] for k in range(300)]
+    m = Word2Vec(sentences=base, min_count=1, epochs=1, workers=1, progress=False, sample=0)
+    seen = []
+    real = word2vec._w2v.train_batch
+
+    def spy(*args):
+        seen.append(np.asarray(args[6]).copy())  # the sentences' learning rates
+        return real(*args)
+    monkeypatch.setattr(word2vec._w2v, "train_batch", spy)
+
+    def rates(**kw):
+        seen.clear()
+        m.train(**kw)
+        return np.concatenate(seen)
+    big = base * 40  # 40x the scanned corpus: more than one batch
+    for kw in (dict(), dict(total_examples=len(big)), dict(total_words=12 * len(big))):
+        r = rates(sentences=big, **kw)
+        assert r[0] == np.float32(m.alpha) and r[-1] < 0.001 and (np.diff(r) <= 0).all()
+        assert (r <= m.min_alpha * 1.001).mean() < 0.01  # was 97 %: decayed over the first 1/40
+    small = base[:20]
+    r = rates(sentences=small)
+    assert r[-1] < 0.002  # was ~0.0245: the schedule of a 15x larger corpus
+    r = rates(sentences=base, start_alpha=0.001, end_alpha=0.01)
+    assert r[0] == np.float32(0.001) and r[-1] > 0.0099 and (np.diff(r) >= 0).all()
+    for bad in (-0.01, float("nan"), "x"):
+        with pytest.raises(ValueError, match="end_alpha"):
+            m.train(sentences=base, end_alpha=bad)
+
+
 def test_divergence_is_detected(demo_corpus):
     with pytest.raises(FloatingPointError, match="lower alpha"):
         Word2Vec(corpus_file=demo_corpus, sg=1, alpha=1e9, min_alpha=1e9, epochs=2, workers=2)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -152,6 +153,7 @@ class Word2Vec:
         self.scan_seconds = time.perf_counter() - t0
         self._set_vocab(vocab)
         self._init_weights()
+        self._scanned = _corpus_key(corpus)
         return self
 
     def _set_vocab(self, vocab):
@@ -188,19 +190,23 @@ class Word2Vec:
         counted by the vocabulary scan x epochs).
 
         gensim's ``train(corpus_iterable=..., total_examples=model.corpus_count,
-        epochs=model.epochs, compute_loss=True)`` is accepted as it is: fastseq sizes the
-        schedule from its own vocabulary scan (so ``total_examples``/``total_words`` are
-        not needed) and always tallies the loss."""
+        epochs=model.epochs, compute_loss=True)`` is accepted as it is; the loss is
+        always tallied. The schedule is sized by ``total_words`` (raw words an epoch)
+        or ``total_examples`` (sentences an epoch) when given, else by the vocabulary
+        scan when this is the corpus it read, else by one counting pass over the
+        corpus (so that training on another corpus decays over that corpus)."""
         sentences = _either_name(sentences, corpus_iterable)
         if self.vocab is None:
             raise RuntimeError("call build_vocab() first (or load a saved model)")
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
         epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
         a0 = self.alpha if start_alpha is None else _positive_float("start_alpha", start_alpha)
-        a1 = self.min_alpha if end_alpha is None else float(end_alpha)
+        a1 = self.min_alpha if end_alpha is None else _float("end_alpha", end_alpha)
+        if a1 < 0:
+            raise ValueError(f"end_alpha: must be >= 0, got {end_alpha}")
         progress = self.progress if progress is None else bool(progress)
         threads = self.workers or get_num_threads()
-        total = self.vocab.retained_words * epochs
+        total = self._words_per_epoch(corpus, total_examples, total_words) * epochs
         params = _w2v.Params(self.vector_size, self.window, self.negative, bool(self.hs), bool(self.sg),
                              bool(self.cbow_mean), self.shared_negatives, simd_level(), 0,
                              self.shrink_windows)
@@ -247,6 +253,24 @@ class Word2Vec:
         self.raw_words_trained = self.vocab.raw_words * epochs
         self.wv.fill_norms(force=True)
         return done, self.raw_words_trained
+
+    def _words_per_epoch(self, corpus, total_examples, total_words):
+        """In-vocabulary words of one epoch of ``corpus``, the unit the schedule counts."""
+        v = self.vocab
+        if total_words is not None:
+            total_words = _positive_int("total_words", total_words, highest=None)
+            return max(1, round(total_words * v.retained_words / max(v.raw_words, 1)))
+        if total_examples is not None:
+            total_examples = _positive_int("total_examples", total_examples, highest=None)
+            return max(1, round(total_examples * v.retained_words / max(v.n_sentences, 1)))
+        if getattr(self, "_scanned", None) == _corpus_key(corpus) and v.retained_words:
+            return v.retained_words
+        index, n = v.index, 0
+        for block in corpus.iter_token_blocks():
+            counts = Counter(block.split()) if isinstance(block, str) else \
+                Counter(t for sentence in block for t in sentence)
+            n += sum(c for w, c in counts.items() if w in index)
+        return max(n, 1)
 
     @property
     def corpus_count(self):
@@ -323,6 +347,18 @@ _INIT_ARGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "
               "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length",
               "shrink_windows")
 _SETTINGS = _INIT_ARGS
+
+
+def _corpus_key(corpus):
+    """What identifies a corpus between build_vocab and train: a file's path, size
+    and modification time, or the sentences object itself."""
+    if corpus.corpus_file is None:
+        return ("sentences", id(corpus.sentences))
+    try:
+        st = os.stat(corpus.corpus_file)
+    except OSError:
+        return None
+    return ("file", os.path.abspath(corpus.corpus_file), st.st_size, st.st_mtime_ns)
 
 
 class _Batch:
@@ -428,7 +464,8 @@ class _Producer:
         # learning rate by words processed (before subsampling) at each sentence's start
         before = np.concatenate(([0], raw_sep[:-1] + 1)) - np.arange(ns)
         progress = (done + before) / self.total
-        alpha = np.maximum(self.a0 - (self.a0 - self.a1) * progress, self.a1).astype(np.float32)
+        # (end_alpha may exceed start_alpha, as gensim allows: a linear ramp either way)
+        alpha = (self.a0 - (self.a0 - self.a1) * np.minimum(progress, 1.0)).astype(np.float32)
         batch = _Batch()
         batch.tokens = np.ascontiguousarray(tokens, dtype=np.int32)
         batch.sent_start = sent_start
