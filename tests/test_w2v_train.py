@@ -157,6 +157,21 @@ def test_load_rejects_other_files(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a fastseq word2vec model"):
         Word2Vec.load(bad)
+    vectors = tmp_path / "vectors.bin"
+    KeyedVectors(["a"], np.ones((1, 2), np.float32)).save_word2vec_format(vectors, binary=True)
+    with pytest.raises(ValueError, match="KeyedVectors.load") as e:
+        Word2Vec.load(vectors)
+    assert "pickle" not in str(e.value)
+
+
+def test_any_str_token_saves_and_loads_and_other_tokens_are_refused(tmp_path):
+    sentences = [["a\nb", "c", "d\te", " f"]] * 3
+    m = Word2Vec(sentences=sentences, min_count=1, epochs=1, progress=False)
+    m.save(tmp_path / "m.fsw2v")
+    back = Word2Vec.load(tmp_path / "m.fsw2v")
+    assert back.wv.index_to_key == m.wv.index_to_key and "a\nb" in back.wv
+    with pytest.raises(TypeError, match="tokens must be str, got int"):
+        Word2Vec(sentences=[["a", 1, 2]] * 3, min_count=1)
 
 
 @pytest.mark.parametrize("kwargs, match", [

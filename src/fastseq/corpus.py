@@ -176,6 +176,10 @@ class Corpus:
                     min_reduce += 1
             if on_progress is not None:
                 on_progress(raw)
+        if self.sentences is not None:  # a file's tokens are str; an iterable's may not be
+            bad = next((w for w in counter if not isinstance(w, str)), None)
+            if bad is not None:
+                raise TypeError(f"sentences: tokens must be str, got {type(bad).__name__} {bad!r:.40}")
         return counter, raw, n_sent
 
     def iter_encoded(self, index, max_sentence_length=10000):

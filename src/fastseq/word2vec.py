@@ -295,9 +295,10 @@ class Word2Vec:
         settings = {k: getattr(self, k) for k in _SETTINGS}
         settings.update(format=_FORMAT, version=_FORMAT_VERSION, raw_words=self.vocab.raw_words,
                         n_sentences=self.vocab.n_sentences, epoch_losses=self.epoch_losses)
-        words = "\n".join(self.vocab.words).encode("utf-8")
+        # a JSON list: a word may hold any character, a newline included
+        words = json.dumps(list(self.vocab.words), ensure_ascii=False).encode("utf-8")
         arrays = {"settings": np.frombuffer(json.dumps(settings).encode("utf-8"), dtype=np.uint8),
-                  "words": np.frombuffer(words, dtype=np.uint8), "counts": self.vocab.counts,
+                  "words_json": np.frombuffer(words, dtype=np.uint8), "counts": self.vocab.counts,
                   "syn0": self.wv.vectors}
         if self.syn1neg is not None:
             arrays["syn1neg"] = self.syn1neg
@@ -311,6 +312,11 @@ class Word2Vec:
         """Load a model written by ``save``."""
         path = os.fspath(path)
         try:
+            with open(path, "rb") as f:
+                head = f.read(4)
+            if head != b"PK\x03\x04":  # (NumPy's own message would suggest allow_pickle)
+                raise ValueError("not an .npz archive; word vectors in word2vec or other formats "
+                                 "load with fastseq.KeyedVectors.load")
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except FileNotFoundError:
@@ -321,9 +327,15 @@ class Word2Vec:
             settings = json.loads(data["settings"].tobytes().decode("utf-8"))
             if settings.get("format") != _FORMAT:
                 raise KeyError("format")
-            words = data["words"].tobytes().decode("utf-8").split("\n")
+            if "words_json" in data:
+                words = json.loads(data["words_json"].tobytes().decode("utf-8"))
+            else:  # files written before words_json: one word a line
+                words = data["words"].tobytes().decode("utf-8").split("\n")
         except (KeyError, ValueError) as e:
-            raise ValueError(f"{path}: not a fastseq word2vec model (missing {e})") from None
+            raise ValueError(f"{path}: not a fastseq word2vec model (missing or damaged {e})") from None
+        if len(words) != len(data["counts"]):
+            raise ValueError(f"{path}: damaged fastseq word2vec model: {len(words)} words, "
+                             f"{len(data['counts'])} counts")
         model = cls(**{k: settings[k] for k in _SETTINGS if k in _INIT_ARGS})
         vocab = Vocab(words, data["counts"], settings.get("raw_words", 0), settings.get("n_sentences", 0))
         if data["syn0"].shape != (len(vocab), model.vector_size):
