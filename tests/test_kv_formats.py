@@ -289,6 +289,25 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == b"old"
     with pytest.raises(ValueError, match="format must be one of"):
         kv.save(path, format="pickle")
+    # a full disk or a refused temporary file names the output, not its hidden temporary
+    import errno
+    from fastseq import _atomic
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(_atomic.os, "fsync", full)
+    with pytest.raises(OSError, match=rf"{path}: cannot write \(No space left on device\)") as e:
+        kv.save(path, format="bin")
+    assert e.value.errno == errno.ENOSPC and ".tmp" not in str(e.value)
+    monkeypatch.undo()
+
+    def refused(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".v.bin.x.tmp"))
+    monkeypatch.setattr(_atomic.tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError, match=rf"{path}: cannot write \(Permission denied\)"):
+        kv.save(path, format="bin")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["v.bin"]
 
 
 @pytest.mark.parametrize("fmt", ["bin", "text"])

@@ -282,6 +282,10 @@ def test_extreme_noise_exponents_are_the_same_distribution(demo_corpus):
         logp = x * np.log(v.counts.astype(np.float64))
         np.testing.assert_allclose(p, np.exp(logp - logp.max()) / np.exp(logp - logp.max()).sum())
     np.testing.assert_array_equal(v.noise_weights(0.75), v.counts.astype(np.float64) ** 0.75)
+    # the most extreme exponents, with a count of 1 (log 0): all on the top (bottom) word
+    v1 = Vocab(["a", "b", "c"], np.array([50, 3, 1]), 54, 3)
+    assert v1.noise_weights(1e308).tolist() == [1.0, 0.0, 0.0]
+    assert v1.noise_weights(-1e308).tolist() == [0.0, 0.0, 1.0]
     m = Word2Vec(corpus_file=demo_corpus, ns_exponent=200, epochs=1, workers=1, vector_size=8,
                  progress=False)
     assert np.isfinite(m.wv.vectors).all()

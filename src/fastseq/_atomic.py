@@ -77,7 +77,10 @@ def atomic_write(path, mode="wb"):
             yield f
         return
     perm = _new_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise _named(e, given) from None
     try:
         with os.fdopen(fd, mode) as f:
             with contextlib.suppress(OSError):  # some file systems (vfat, CIFS) refuse chmod
@@ -86,10 +89,17 @@ def atomic_write(path, mode="wb"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise _named(e, given) from None
         raise
+
+
+def _named(e, given):
+    """An OSError about the output ``given`` (not its hidden temporary file)."""
+    return type(e)(e.errno, f"{given}: cannot write ({e.strerror or e})")
 
 
 def check_writable(path):

@@ -245,6 +245,11 @@ def main(argv=None):
         msg = str(e) or type(e).__name__
         if isinstance(e, OSError) and e.filename and str(e.filename) not in msg:
             msg = f"{e.filename}: {e.strerror or msg}"
+        elif isinstance(e, OSError) and e.filename is None and e.strerror:
+            msg = e.strerror  # ours name their file already: no "[Errno N]" in front
+        written = getattr(args, "written", [])
+        if written:  # e.g. --save-model failed after -o was written
+            msg += f" (already wrote {', '.join(written)})"
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return EXIT_ERROR
     finally:

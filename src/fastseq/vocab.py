@@ -64,8 +64,12 @@ class Vocab:
         if not (np.isfinite(w).all() and w.max() > 0):
             # an exponent so large (or so negative) that count^x leaves float64's range:
             # the same distribution, scaled by its largest term, computed in logs
-            logw = ns_exponent * np.log(self.counts.astype(np.float64))
-            w = np.exp(logw - logw.max())
+            # relative to the largest (x > 0) or smallest (x < 0) count, so that the
+            # products are <= 0 and never inf - inf (x = 1e308 made NaNs)
+            logc = np.log(self.counts.astype(np.float64))
+            ref = logc.max() if ns_exponent > 0 else logc.min()
+            with np.errstate(over="ignore", under="ignore"):
+                w = np.exp(ns_exponent * (logc - ref))
         return w
 
     def huffman(self):

@@ -451,7 +451,12 @@ class _Producer:
         corpus, m = self.corpus, self.model
         with os.fdopen(os.dup(fd), "wb") as out:
             for ids in corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
-                out.write(memoryview(ids))  # ids: a contiguous int32 array
+                try:
+                    out.write(memoryview(ids))  # ids: a contiguous int32 array
+                except OSError as e:
+                    raise type(e)(e.errno, f"{corpus.name}: cannot cache the word ids in "
+                                  f"{tempfile.gettempdir()} ({e.strerror or e}; they take 4 bytes a "
+                                  f"word: point TMPDIR to a roomier place)") from None
                 yield ids
 
     def _make_batch(self, ids, epoch, b, done):
