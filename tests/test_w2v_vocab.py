@@ -55,12 +55,36 @@ def test_gzip_corpus(tmp_path):
     assert Corpus(corpus_file=gz).count_words() == Corpus(corpus_file=plain).count_words()
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 18])
+def test_sentences_are_the_lines_holding_a_word(tmp_path, monkeypatch, chunk):
+    """gensim's corpus_count: blank lines do not count, a last line without a
+    newline does, whatever the chunks the file is read in."""
+    import fastseq.corpus
+    monkeypatch.setattr(fastseq.corpus, "CHUNK_BYTES", chunk)
+    cases = {"a b c\n\n  \nd e\nf": 3, "a b c d e f g h i j k l m n o p": 1, "x\n": 1,
+             "\n\n a \n\nbb cc dd ee ff gg hh\n \n": 2}
+    for text, n in cases.items():
+        path = _write(tmp_path / "s.txt", text)
+        assert Corpus(corpus_file=path).count_words()[2] == n, text
+
+
 def test_max_final_vocab_and_min_count():
     counts = {"a": 10, "b": 8, "c": 8, "d": 3, "e": 1}
-    assert Vocab.from_counts(counts, min_count=2).words == ["a", "b", "c", "d"]
+    # gensim's order (build_vocab_from_freq of these counts): equal counts later-seen first
+    assert Vocab.from_counts(counts, min_count=2).words == ["a", "c", "b", "d"]
     # as gensim: raise min_count so at most max_final_vocab words survive (ties go together)
     assert Vocab.from_counts(counts, min_count=1, max_final_vocab=2).words == ["a"]
-    assert Vocab.from_counts(counts, min_count=1, max_final_vocab=3).words == ["a", "b", "c"]
+    assert Vocab.from_counts(counts, min_count=1, max_final_vocab=3).words == ["a", "c", "b"]
+
+
+def test_sample_of_one_or_more_is_a_count_as_in_gensim():
+    v = Vocab(["a", "b", "c"], np.array([1000, 100, 10]), 1110, 3)
+    t = int(50 * (3 + np.sqrt(5)) / 2)  # gensim's threshold for sample=50
+    expected = np.minimum((np.sqrt(v.counts / t) + 1) * t / v.counts, 1.0)
+    np.testing.assert_allclose(v.keep_probabilities(50), expected, rtol=1e-6)
+    assert v.keep_probabilities(50)[2] == 1.0 and v.keep_probabilities(50)[0] < 0.5
+    np.testing.assert_allclose(v.keep_probabilities(1e-3)[0], (np.sqrt(1000 / 1.11) + 1) * 1.11 / 1000,
+                               rtol=1e-6)
 
 
 def test_max_vocab_size_prunes_while_counting(tmp_path):

@@ -152,16 +152,23 @@ class Corpus:
                 yield block
 
     def count_words(self, max_vocab_size=None, on_progress=None):
-        """One streaming pass. Returns (counts dict in first-seen order, raw tokens, sentences)."""
+        """One streaming pass. Returns (counts dict in first-seen order, raw tokens,
+        sentences: a file's lines that hold a word, the last one without a newline
+        included, as gensim's corpus_count counts them)."""
         raw = 0
         n_sent = 0
+        open_line = False  # the line the last block ended in holds a word
         min_reduce = 1
 
         counter = Counter()
         for block in self.iter_token_blocks():
             if isinstance(block, str):
                 toks = block.split()
-                n_sent += block.count("\n")
+                lines = block.split("\n")
+                open_line = open_line or bool(lines[0].strip())
+                for line in lines[1:]:  # each ends the line before it
+                    n_sent += open_line
+                    open_line = bool(line.strip())
                 counter.update(toks)
                 raw += len(toks)
             else:
@@ -176,6 +183,7 @@ class Corpus:
                     min_reduce += 1
             if on_progress is not None:
                 on_progress(raw)
+        n_sent += open_line
         if self.sentences is not None:  # a file's tokens are str; an iterable's may not be
             bad = next((w for w in counter if not isinstance(w, str)), None)
             if bad is not None:

@@ -33,7 +33,9 @@ class Vocab:
     @classmethod
     def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0):
         """Keep words with count >= min_count (raised, as gensim does, so that at most
-        ``max_final_vocab`` words remain), sorted by descending count."""
+        ``max_final_vocab`` words remain), sorted by descending count; equal counts
+        in gensim's order (the later-seen word first), so that the same corpus gives
+        gensim's word order (which ``restrict_vocab`` cuts)."""
         words_all = list(counts.keys())
         cnt_all = np.fromiter(counts.values(), dtype=np.int64, count=len(words_all))
         effective = min_count
@@ -41,7 +43,7 @@ class Vocab:
             kth = np.sort(cnt_all)[::-1][max_final_vocab]
             effective = max(min_count, int(kth) + 1)
         kept = np.flatnonzero(cnt_all >= effective)
-        kept = kept[np.argsort(-cnt_all[kept], kind="stable")]  # stable: ties keep first-seen order
+        kept = kept[np.lexsort((-kept, -cnt_all[kept]))]  # by count, then later-seen first
         words = [words_all[i] for i in kept]
         cnts = cnt_all[kept]
         v = cls(words, cnts, raw_words, n_sentences)
@@ -50,10 +52,12 @@ class Vocab:
 
     def keep_probabilities(self, sample):
         """word2vec.c's subsampling: P(keep w) = (sqrt(f/t) + 1) * t/f, f = count(w),
-        t = sample * retained words; capped at 1. ``sample`` <= 0 keeps everything."""
+        t = sample * retained words; capped at 1. ``sample`` <= 0 keeps everything;
+        ``sample`` >= 1 is a count, as in gensim: t = int(sample * (3 + sqrt 5) / 2),
+        which subsamples the words more frequent than ``sample``."""
         if not sample or sample <= 0:
             return np.ones(len(self), dtype=np.float32)
-        t = sample * self.retained_words
+        t = sample * self.retained_words if sample < 1 else int(sample * (3 + np.sqrt(5)) / 2)
         f = self.counts.astype(np.float64)
         p = (np.sqrt(f / t) + 1.0) * t / f
         return np.minimum(p, 1.0).astype(np.float32)
