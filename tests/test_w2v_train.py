@@ -64,7 +64,7 @@ def test_loss_decreases_and_is_reported(trained):
     per_example = np.array(m.epoch_losses) / np.array(m.epoch_examples)
     assert len(per_example) == 8 and np.all(np.isfinite(per_example))
     assert per_example[-1] < per_example[0]
-    assert m.get_latest_training_loss() == m.epoch_losses[-1]
+    assert m.get_latest_training_loss() == pytest.approx(sum(m.epoch_losses))  # the whole call, as gensim
 
 
 def test_one_thread_is_deterministic(demo_corpus):
@@ -249,6 +249,50 @@ def test_train_schedules_over_the_corpus_it_is_given(monkeypatch):
     for bad in (-0.01, float("nan"), "x"):
         with pytest.raises(ValueError, match="end_alpha"):
             m.train(sentences=base, end_alpha=bad)
+
+
+def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():
+    sentences = [["the", "cat", "sat", "on", "the", "mat", "odd"], ["a", "cat", "and", "the", "dog"]] * 30
+
+    class Log:  # gensim's CallbackAny2Vec protocol
+        def __init__(self):
+            self.events, self.losses = [], []
+
+        def on_train_begin(self, model):
+            self.events.append("train")
+
+        def on_epoch_begin(self, model):
+            self.events.append("begin")
+
+        def on_epoch_end(self, model):
+            self.events.append("end")
+            self.losses.append(model.get_latest_training_loss())  # running, as in gensim
+
+        def on_train_end(self, model):
+            self.events.append("done")
+    log = Log()
+    m = Word2Vec(sentences=sentences, min_count=1, epochs=3, workers=1, progress=False, compute_loss=True,
+                 callbacks=[log], trim_rule=lambda w, c, mc: 1 if w == "odd" else (2 if w == "dog" else 0))
+    assert log.events == ["train", "begin", "end", "begin", "end", "begin", "end", "done"]
+    assert np.allclose(np.diff([0.0] + log.losses), m.epoch_losses)
+    assert "odd" not in m.wv and "dog" in m.wv
+    # sorted_vocab=False keeps first-seen order; hierarchical softmax still gets each
+    # word's own Huffman path (counts all different: one tree)
+    rising = [[f"w{i}" for i in range(6) for _ in range(2 ** i)]] * 3
+    u = Word2Vec(sentences=rising, min_count=1, epochs=1, sorted_vocab=False, hs=1, negative=0,
+                 progress=False)
+    assert u.wv.index_to_key == [f"w{i}" for i in range(6)]
+    s = Word2Vec(sentences=rising, min_count=1, epochs=1, hs=1, negative=0, progress=False)
+    assert s.wv.index_to_key == [f"w{i}" for i in range(5, -1, -1)]
+    for v in (u, s):
+        off, point, code = v._hs
+        paths = {w: (tuple(point[off[i]:off[i + 1]]), tuple(code[off[i]:off[i + 1]]))
+                 for i, w in enumerate(v.wv.index_to_key)}
+        if v is u:
+            up = paths
+    assert up == paths
+    with pytest.raises(ValueError, match="trim_rule"):
+        Word2Vec(sentences=sentences, min_count=1, trim_rule=lambda w, c, mc: 7)
 
 
 def test_divergence_is_detected(demo_corpus):

@@ -31,7 +31,8 @@ class Vocab:
         return int(self.counts.sum())
 
     @classmethod
-    def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0):
+    def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0,
+                    trim_rule=None, sort=True):
         """Keep words with count >= min_count (raised, as gensim does, so that at most
         ``max_final_vocab`` words remain), sorted by descending count; equal counts
         in gensim's order (the later-seen word first), so that the same corpus gives
@@ -42,8 +43,20 @@ class Vocab:
         if max_final_vocab is not None and max_final_vocab < len(words_all):
             kth = np.sort(cnt_all)[::-1][max_final_vocab]
             effective = max(min_count, int(kth) + 1)
-        kept = np.flatnonzero(cnt_all >= effective)
-        kept = kept[np.lexsort((-kept, -cnt_all[kept]))]  # by count, then later-seen first
+        keep = cnt_all >= effective
+        if trim_rule is not None:  # gensim's: 0 default, 1 discard, 2 keep
+            for i, (w, c) in enumerate(zip(words_all, cnt_all.tolist())):
+                rule = trim_rule(w, c, effective)
+                if rule == 1:
+                    keep[i] = False
+                elif rule == 2:
+                    keep[i] = True
+                elif rule != 0:
+                    raise ValueError(f"trim_rule: returned {rule!r} for {w!r}; expected 0 (default), "
+                                     f"1 (discard) or 2 (keep)")
+        kept = np.flatnonzero(keep)
+        if sort:
+            kept = kept[np.lexsort((-kept, -cnt_all[kept]))]  # by count, then later-seen first
         words = [words_all[i] for i in kept]
         cnts = cnt_all[kept]
         v = cls(words, cnts, raw_words, n_sentences)
@@ -85,8 +98,15 @@ class Vocab:
         n = len(self)
         if n < 2:
             raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words")
-        if np.any(np.diff(self.counts) > 0):
-            raise ValueError("vocabulary must be sorted by descending count")
+        if np.any(np.diff(self.counts) > 0):  # (sorted_vocab=False) built in count order, mapped back
+            order = np.lexsort((-np.arange(n), -self.counts))  # from_counts' order: the same tree
+            off, point, code = Vocab([self.words[i] for i in order], self.counts[order]).huffman()
+            seg = [None] * n
+            for j, w in enumerate(order.tolist()):
+                seg[w] = slice(off[j], off[j + 1])
+            lens = np.array([s.stop - s.start for s in seg], dtype=np.int64)
+            return (np.concatenate(([0], np.cumsum(lens))).astype(np.int64),
+                    np.concatenate([point[s] for s in seg]), np.concatenate([code[s] for s in seg]))
         # two queues: leaves from the rarest up (pos1), inner nodes in creation order (pos2)
         c = self.counts.tolist() + [0] * (n - 1)
         par = [0] * (2 * n - 1)

@@ -65,6 +65,18 @@ class Word2Vec:
     shrink_windows : bool
         As in gensim: True (default) draws each centre word's window from 1 to
         ``window`` (word2vec.c's dynamic window); False always uses ``window``.
+    trim_rule : callable, optional
+        As in gensim: ``trim_rule(word, count, min_count)`` returns 0 (default:
+        keep if count >= min_count), 1 (discard) or 2 (keep), applied to the
+        final vocabulary.
+    sorted_vocab : bool
+        True (default): words by descending count; False: in first-seen order.
+    compute_loss : bool
+        Accepted for gensim's code; the loss is always tallied (a float64 sum).
+    callbacks : sequence
+        Objects with any of gensim's ``on_train_begin(model)``,
+        ``on_epoch_begin(model)``, ``on_epoch_end(model)``, ``on_train_end(model)``
+        (``gensim.models.callbacks.CallbackAny2Vec`` subclasses work unchanged).
     progress : bool
         Show a progress bar on stderr.
     unicode_errors : {'strict', 'replace', 'ignore'}
@@ -75,7 +87,8 @@ class Word2Vec:
                  min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=None,
                  min_alpha=0.0001, sg=0, hs=0, negative=5, ns_exponent=0.75, cbow_mean=1,
                  epochs=5, max_final_vocab=None, shared_negatives=True, progress=True,
-                 unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH, shrink_windows=True):
+                 unicode_errors="strict", max_sentence_length=MAX_WORDS_IN_BATCH, shrink_windows=True,
+                 trim_rule=None, sorted_vocab=True, compute_loss=False, callbacks=()):
         self.vector_size = _positive_int("vector_size", vector_size)
         self.window = _positive_int("window", window)
         self.epochs = _positive_int("epochs", epochs)
@@ -104,6 +117,13 @@ class Word2Vec:
         self.max_final_vocab = max_final_vocab
         self.shared_negatives = bool(shared_negatives)
         self.shrink_windows = bool(shrink_windows)
+        if trim_rule is not None and not callable(trim_rule):
+            raise ValueError(f"trim_rule: expected a function (word, count, min_count), got {trim_rule!r:.40}")
+        self.trim_rule = trim_rule
+        self.sorted_vocab = bool(sorted_vocab)
+        self.compute_loss = bool(compute_loss)
+        self.callbacks = tuple(callbacks or ())
+        self.running_training_loss = 0.0
         self.progress = bool(progress)
         self.unicode_errors = unicode_errors
         self.max_sentence_length = _positive_int("max_sentence_length", max_sentence_length)
@@ -143,7 +163,8 @@ class Word2Vec:
                 bar.close()
         if raw == 0:
             raise CorpusError(f"{corpus.name}: empty corpus (no words)")
-        vocab = Vocab.from_counts(counts, self.min_count, self.max_final_vocab, raw, n_sent)
+        vocab = Vocab.from_counts(counts, self.min_count, self.max_final_vocab, raw, n_sent,
+                                  trim_rule=self.trim_rule, sort=self.sorted_vocab)
         if len(vocab) == 0:
             raise CorpusError(
                 f"{corpus.name}: no word occurs min_count={self.min_count} times "
@@ -217,10 +238,18 @@ class Word2Vec:
         producer = _Producer(self, corpus, epochs, a0, a1, total)
         t0 = time.perf_counter()
         losses, examples = [0.0] * epochs, [0] * epochs
-        done = 0
+        self.epoch_losses, self.epoch_examples = losses, examples  # filled as epochs go
+        self.running_training_loss = 0.0
+        done, epoch = 0, -1
+        self._callback("on_train_begin")
         try:
             producer.start()
             for batch in producer:
+                while epoch < batch.epoch:  # (an epoch with no words still begins and ends)
+                    if epoch >= 0:
+                        self._callback("on_epoch_end")
+                    epoch += 1
+                    self._callback("on_epoch_begin")
                 params.seed = batch.seed
                 try:
                     loss, n_ex = _w2v.train_batch(
@@ -234,6 +263,7 @@ class Word2Vec:
                         f"(now {a0})") from None
                 losses[batch.epoch] += loss
                 examples[batch.epoch] += n_ex
+                self.running_training_loss += loss
                 done += batch.words
                 if bar is not None:
                     bar.update(batch.words)
@@ -247,12 +277,23 @@ class Word2Vec:
         self.train_seconds = time.perf_counter() - t0
         if not np.isfinite(syn0).all():
             raise FloatingPointError(f"training diverged: vectors became NaN/inf; lower alpha (now {a0})")
-        self.epoch_losses = losses
-        self.epoch_examples = examples
         self.train_words = done
         self.raw_words_trained = self.vocab.raw_words * epochs
         self.wv.fill_norms(force=True)
+        while epoch < epochs - 1:
+            if epoch >= 0:
+                self._callback("on_epoch_end")
+            epoch += 1
+            self._callback("on_epoch_begin")
+        self._callback("on_epoch_end")
+        self._callback("on_train_end")
         return done, self.raw_words_trained
+
+    def _callback(self, event):
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self)
 
     def _words_per_epoch(self, corpus, total_examples, total_words):
         """In-vocabulary words of one epoch of ``corpus``, the unit the schedule counts."""
@@ -283,8 +324,9 @@ class Word2Vec:
         return self.vocab.raw_words if self.vocab is not None else 0
 
     def get_latest_training_loss(self):
-        """Summed loss of the last epoch (gensim's name; a float64 total, it cannot overflow)."""
-        return self.epoch_losses[-1] if self.epoch_losses else 0.0
+        """The loss summed over the latest ``train()`` call so far, as gensim's (a
+        float64 total: it cannot overflow); per epoch: ``epoch_losses``."""
+        return self.running_training_loss
 
     # ------------------------------------------------------------------ I/O
     def save(self, path):
@@ -346,6 +388,7 @@ class Word2Vec:
         model.syn1neg = np.ascontiguousarray(data["syn1neg"]) if "syn1neg" in data else None
         model.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
         model.epoch_losses = list(settings.get("epoch_losses", []))
+        model.running_training_loss = float(sum(model.epoch_losses))
         return model
 
     def __repr__(self):
@@ -357,7 +400,7 @@ class Word2Vec:
 _INIT_ARGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed",
               "workers", "min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs",
               "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length",
-              "shrink_windows")
+              "shrink_windows", "sorted_vocab", "compute_loss")
 _SETTINGS = _INIT_ARGS
 
 
