@@ -108,6 +108,11 @@ def test_compressed(tmp_path):
     (tmp_path / "bad.bz2").write_bytes(bz2.compress(b"2 3\nhello 1 2 3\n")[:-10])
     with pytest.raises(ValueError, match="damaged bzip2"):
         KeyedVectors.load(tmp_path / "bad.bz2")
+    # written compressed when the name says so, as gensim does
+    for name, magic in (("w.bin.gz", b"\x1f\x8b"), ("w.txt.bz2", b"BZh")):
+        kv.save_word2vec_format(tmp_path / name, binary=name.startswith("w.bin"))
+        assert (tmp_path / name).read_bytes()[:len(magic)] == magic
+        np.testing.assert_array_equal(KeyedVectors.load(tmp_path / name).vectors, kv.vectors)
     # a text file whose first word merely starts with bzip2's "BZh" is text
     (tmp_path / "bzh.txt").write_text("BZhang 0.1 0.2\nfoo 0.3 0.4\n")
     assert KeyedVectors.load(tmp_path / "bzh.txt").index_to_key == ["BZhang", "foo"]

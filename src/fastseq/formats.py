@@ -20,6 +20,7 @@ are recognised by their first bytes and read through.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import mmap
 import os
@@ -374,6 +375,7 @@ def _check_writable_keys(keys, what):
 
 def write_word2vec(path, keys, vectors, binary=False, write_header=True):
     """word2vec.c / gensim format; ``write_header=False`` gives GloVe's. Atomic.
+    A path ending in .gz or .bz2 is compressed, as gensim does.
 
     Text numbers are the shortest decimal that reads back to the same float32,
     exactly as gensim writes them; binary vectors end with a newline, as word2vec.c's."""
@@ -381,7 +383,7 @@ def write_word2vec(path, keys, vectors, binary=False, write_header=True):
     _check_writable_keys(keys, "word2vec format")
     if binary and not write_header:
         raise ValueError("binary files need the header (write_header=True)")
-    with atomic_write(path) as f:
+    with atomic_write(path) as raw_f, _compressed(raw_f, path) as f:
         if write_header:
             f.write(f"{n} {dim}\n".encode("utf-8"))
         step = 4096
@@ -394,6 +396,20 @@ def write_word2vec(path, keys, vectors, binary=False, write_header=True):
             else:
                 f.write("".join(w + " " + " ".join(row.astype(str).tolist()) + "\n"
                                 for w, row in zip(words, block)).encode("utf-8"))
+
+
+@contextlib.contextmanager
+def _compressed(f, path):
+    """``f`` itself, or a gzip / bzip2 writer into it when ``path`` ends in .gz / .bz2."""
+    name = os.fspath(path).lower()
+    if name.endswith(".gz"):
+        with gzip.GzipFile(filename="", fileobj=f, mode="wb", compresslevel=6) as z:  # no temp name
+            yield z
+    elif name.endswith(".bz2"):
+        with bz2.BZ2File(f, "wb") as z:
+            yield z
+    else:
+        yield f
 
 
 def write_vocab_counts(path, keys, counts):
