@@ -181,7 +181,7 @@ def test_any_str_token_saves_and_loads_and_other_tokens_are_refused(tmp_path):
     (dict(window=2**40), "window: must be at most"), (dict(negative=2**40), "negative"),
     (dict(workers=2**40), "workers"), (dict(ns_exponent=float("nan")), "ns_exponent"),
     (dict(sample=float("inf")), "sample"), (dict(seed=-1), "seed"), (dict(max_final_vocab=0), "max_final_vocab"),
-    (dict(max_vocab_size=-5), "max_vocab_size"),
+    (dict(max_vocab_size=-5), "max_vocab_size"), (dict(unicode_errors="skip"), "unicode_errors"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -91,7 +91,7 @@ def _register_w2v(sub):
     p.add_argument("--negative", type=_nonneg_int, default=5, help="negative samples per positive")
     p.add_argument("--ns-exponent", type=_finite_float, default=0.75, help="noise distribution: count^x")
     p.add_argument("--sample", type=_nonneg_float, default=1e-3, help="subsampling threshold (0 = off)")
-    p.add_argument("--min-count", type=_positive_int, default=5, help="ignore rarer words")
+    p.add_argument("--min-count", type=_nonneg_int, default=5, help="ignore rarer words (0 keeps all)")
     p.add_argument("--max-vocab-size", type=_positive_int, default=None,
                    help="prune rare words while counting when the vocabulary grows past this")
     p.add_argument("--max-final-vocab", type=_positive_int, default=None, help="keep at most this many words")

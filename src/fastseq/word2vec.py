@@ -125,6 +125,8 @@ class Word2Vec:
         self.callbacks = tuple(callbacks or ())
         self.running_training_loss = 0.0
         self.progress = bool(progress)
+        if unicode_errors not in ("strict", "replace", "ignore"):  # (checked before any file is read)
+            raise ValueError(f"unicode_errors: expected 'strict', 'replace' or 'ignore', got {unicode_errors!r}")
         self.unicode_errors = unicode_errors
         self.max_sentence_length = _positive_int("max_sentence_length", max_sentence_length)
         self.vocab: Vocab | None = None
