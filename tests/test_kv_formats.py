@@ -163,7 +163,7 @@ def test_duplicates_keep_first_with_warning(tmp_path):
     (b"hello 1 2 3\nworld 4 5\n", "bad.vec:2: expected 3 numbers after the word, got 2"),
     (b"1 0\n", "header says 0 dimensions"),
     (b"99999999999 300\n" + b"x" * 100, "truncated: header says 99999999999 vectors"),
-    (b"1 2\n" + b"w" * 70000, "no space within"),
+    (b"1 2\n" + b"w" * 70000, "truncated: the file ends at byte 70004 in the word of vector 1"),
 ])
 def test_bad_word2vec_files(tmp_path, content, needle):
     path = tmp_path / "bad.vec"
@@ -312,6 +312,11 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match=rf"{path}: cannot write \(Permission denied\)"):
         kv.save(path, format="bin")
     monkeypatch.undo()
+    # an error about another file (a font a plot reads, say) keeps that file's name
+    with pytest.raises(FileNotFoundError) as e:
+        with _atomic.atomic_write(path) as f:
+            open(tmp_path / "no-such-font.ttf", "rb")
+    assert e.value.filename == str(tmp_path / "no-such-font.ttf")
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["v.bin"]
 
 

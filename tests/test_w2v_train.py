@@ -152,6 +152,30 @@ def test_model_save_load_and_continue(trained, tmp_path, demo_corpus):
     assert _neighbour_purity(back.wv) >= 0.8
 
 
+def test_a_loaded_model_knows_the_file_it_scanned(tmp_path, monkeypatch):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\nb c d a\n" * 50)
+    m = Word2Vec(corpus_file=corpus, min_count=1, epochs=1, progress=False)
+    m.save(tmp_path / "m.fsw2v")
+    back = Word2Vec.load(tmp_path / "m.fsw2v")
+    from fastseq.corpus import Corpus
+    passes = []
+    real = Corpus.iter_token_blocks
+
+    def counted(self):
+        passes.append(1)
+        return real(self)
+    monkeypatch.setattr(Corpus, "iter_token_blocks", counted)
+    back.train(corpus_file=corpus, epochs=1, total_words=400)  # no counting: training's own passes
+    training = len(passes)
+    back.train(corpus_file=corpus, epochs=1)  # the same file: its saved scan sizes the schedule
+    assert len(passes) == 2 * training and back.raw_words_trained == 400
+    other = tmp_path / "d.txt"
+    other.write_text("a b c d\n" * 30)
+    back.train(corpus_file=other, epochs=1)  # another file: one counting pass more
+    assert len(passes) == 3 * training + 1 and back.raw_words_trained == 120
+
+
 def test_load_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.model"
     bad.write_bytes(b"not a model")
@@ -244,6 +268,9 @@ def test_train_schedules_over_the_corpus_it_is_given(monkeypatch):
     small = base[:20]
     r = rates(sentences=small)
     assert r[-1] < 0.002  # was ~0.0245: the schedule of a 15x larger corpus
+    assert m.raw_words_trained == 12 * 20  # the words of the corpus trained on
+    r = rates(sentences=small, total_examples=0)  # 0 (an unknown corpus_count): counted
+    assert r[-1] < 0.002
     r = rates(sentences=base, start_alpha=0.001, end_alpha=0.01)
     assert r[0] == np.float32(0.001) and r[-1] > 0.0099 and (np.diff(r) >= 0).all()
     for bad in (-0.01, float("nan"), "x"):
@@ -256,7 +283,7 @@ def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():
 
     class Log:  # gensim's CallbackAny2Vec protocol
         def __init__(self):
-            self.events, self.losses = [], []
+            self.events, self.losses, self.norms_ok = [], [], []
 
         def on_train_begin(self, model):
             self.events.append("train")
@@ -267,6 +294,8 @@ def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():
         def on_epoch_end(self, model):
             self.events.append("end")
             self.losses.append(model.get_latest_training_loss())  # running, as in gensim
+            model.wv.most_similar("cat")
+            self.norms_ok.append(np.allclose(model.wv.norms, np.linalg.norm(model.wv.vectors, axis=1)))
 
         def on_train_end(self, model):
             self.events.append("done")
@@ -275,6 +304,7 @@ def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():
                  callbacks=[log], trim_rule=lambda w, c, mc: 1 if w == "odd" else (2 if w == "dog" else 0))
     assert log.events == ["train", "begin", "end", "begin", "end", "begin", "end", "done"]
     assert np.allclose(np.diff([0.0] + log.losses), m.epoch_losses)
+    assert all(log.norms_ok)  # queries in a callback use this epoch's vector norms
     assert "odd" not in m.wv and "dog" in m.wv
     # sorted_vocab=False keeps first-seen order; hierarchical softmax still gets each
     # word's own Huffman path (counts all different: one tree)
@@ -291,8 +321,9 @@ def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():
         if v is u:
             up = paths
     assert up == paths
-    with pytest.raises(ValueError, match="trim_rule"):
-        Word2Vec(sentences=sentences, min_count=1, trim_rule=lambda w, c, mc: 7)
+    # any other answer than 1 (discard) or 2 (keep) is the default, as in gensim
+    d = Word2Vec(sentences=sentences, min_count=31, epochs=1, trim_rule=lambda w, c, mc: None, progress=False)
+    assert d.wv.index_to_key == ["the", "cat"]
 
 
 def test_divergence_is_detected(demo_corpus):

@@ -92,8 +92,8 @@ def atomic_write(path, mode="wb"):
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno is not None:
-            raise _named(e, given) from None
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            raise _named(e, given) from None  # (an error about another file keeps its name)
         raise
 
 

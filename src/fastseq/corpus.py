@@ -112,6 +112,10 @@ def _check_sentence(sentence, k):
                         "(split your text into words first)")
 
 
+# a newline that starts a blank line (spaces at most, then a newline)
+_BLANK_LINE = re.compile(r"\n(?=[^\S\n]*\n)")
+
+
 class Corpus:
     """A corpus from a file path or a re-iterable of token lists."""
 
@@ -164,11 +168,19 @@ class Corpus:
         for block in self.iter_token_blocks():
             if isinstance(block, str):
                 toks = block.split()
-                lines = block.split("\n")
-                open_line = open_line or bool(lines[0].strip())
-                for line in lines[1:]:  # each ends the line before it
-                    n_sent += open_line
-                    open_line = bool(line.strip())
+                first = block.find("\n")
+                if first < 0:
+                    open_line = open_line or not block.isspace() and bool(block)
+                else:
+                    # the line the previous block left open ends here; then every line
+                    # ending in this block but the blank ones (C-speed counts: blank
+                    # lines are few); then the part after the last newline stays open
+                    n_sent += open_line or (first > 0 and not block[:first].isspace())
+                    last = block.rfind("\n")
+                    n_sent += block.count("\n", first + 1, last + 1)
+                    n_sent -= len(_BLANK_LINE.findall(block, first, last + 1))
+                    tail = block[last + 1:]
+                    open_line = bool(tail) and not tail.isspace()
                 counter.update(toks)
                 raw += len(toks)
             else:

@@ -243,7 +243,7 @@ def _read_binary(buf, path, start, n, dim, limit, unicode_errors):
         have = (size - start) // (rec + 1)
         raise ValueError(f"{path}: truncated: header says {n} vectors of {dim} floats, but the rest of the "
                          f"file ({size - start} bytes after the header) holds at most {have}")
-    max_word = max(1 << 16, size - start)  # a word may be as long as the file (the writers allow it)
+    max_word = max(1 << 16, size - start + 1)  # a word may be as long as the file (the writers allow it)
     vectors, rec_start, word_start, word_end, done, pos, why = _kv.parse_w2v_bin(buf, start, count, dim, max_word)
     if why == 1:
         raise ValueError(f"{path}: truncated: the file ends at byte {size} in the word of vector "

@@ -5,7 +5,8 @@ import numpy as np
 
 
 class Vocab:
-    """Words sorted by descending count (ties in first-seen order).
+    """Words by descending count (equal counts: the later-seen word first, as gensim
+    orders them), or in first-seen order (``from_counts(sort=False)``).
 
     Attributes: ``words`` (list of str), ``counts`` (int64 array), ``index``
     (dict word -> id), ``raw_words`` (tokens in the corpus, kept or not),
@@ -44,16 +45,13 @@ class Vocab:
             kth = np.sort(cnt_all)[::-1][max_final_vocab]
             effective = max(min_count, int(kth) + 1)
         keep = cnt_all >= effective
-        if trim_rule is not None:  # gensim's: 0 default, 1 discard, 2 keep
+        if trim_rule is not None:  # gensim's: 1 discard, 2 keep, anything else the default
             for i, (w, c) in enumerate(zip(words_all, cnt_all.tolist())):
                 rule = trim_rule(w, c, effective)
                 if rule == 1:
                     keep[i] = False
                 elif rule == 2:
                     keep[i] = True
-                elif rule != 0:
-                    raise ValueError(f"trim_rule: returned {rule!r} for {w!r}; expected 0 (default), "
-                                     f"1 (discard) or 2 (keep)")
         kept = np.flatnonzero(keep)
         if sort:
             kept = kept[np.lexsort((-kept, -cnt_all[kept]))]  # by count, then later-seen first

@@ -40,7 +40,7 @@ _FORMAT = "fastseq-word2vec"
 # 30.32; 1M-token slice skip-gram 3.08 -> 3.98 and WordSim 0.266 -> 0.297, CBOW
 # 3.10 -> 3.80 and 0.240 -> 0.272.
 _INIT_SCALE = 4.0
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: the vocabulary as a JSON list (words_json)
 
 
 class Word2Vec:
@@ -49,7 +49,9 @@ class Word2Vec:
     Parameters
     ----------
     sentences : iterable of list of str, optional
-        A re-iterable corpus (read once per epoch, plus once for the vocabulary).
+        A re-iterable corpus (read once per epoch, plus once for the vocabulary, and
+        once more to count it when ``train()`` gets another corpus without
+        ``total_words`` / ``total_examples``).
     corpus_file : str or path, optional
         A UTF-8 text file (or .gz), one sentence per line. Streamed.
     vector_size, window, min_count, max_vocab_size, max_final_vocab, sample,
@@ -124,6 +126,7 @@ class Word2Vec:
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks or ())
         self.running_training_loss = 0.0
+        self._scanned = None  # what identifies the corpus build_vocab read (_corpus_key)
         self.progress = bool(progress)
         if unicode_errors not in ("strict", "replace", "ignore"):  # (checked before any file is read)
             raise ValueError(f"unicode_errors: expected 'strict', 'replace' or 'ignore', got {unicode_errors!r}")
@@ -229,7 +232,8 @@ class Word2Vec:
             raise ValueError(f"end_alpha: must be >= 0, got {end_alpha}")
         progress = self.progress if progress is None else bool(progress)
         threads = self.workers or get_num_threads()
-        total = self._words_per_epoch(corpus, total_examples, total_words) * epochs
+        per_epoch, raw_per_epoch = self._words_per_epoch(corpus, total_examples, total_words)
+        total = per_epoch * epochs
         params = _w2v.Params(self.vector_size, self.window, self.negative, bool(self.hs), bool(self.sg),
                              bool(self.cbow_mean), self.shared_negatives, simd_level(), 0,
                              self.shrink_windows)
@@ -249,7 +253,7 @@ class Word2Vec:
             for batch in producer:
                 while epoch < batch.epoch:  # (an epoch with no words still begins and ends)
                     if epoch >= 0:
-                        self._callback("on_epoch_end")
+                        self._epoch_end()
                     epoch += 1
                     self._callback("on_epoch_begin")
                 params.seed = batch.seed
@@ -280,16 +284,21 @@ class Word2Vec:
         if not np.isfinite(syn0).all():
             raise FloatingPointError(f"training diverged: vectors became NaN/inf; lower alpha (now {a0})")
         self.train_words = done
-        self.raw_words_trained = self.vocab.raw_words * epochs
+        self.raw_words_trained = raw_per_epoch * epochs
         self.wv.fill_norms(force=True)
         while epoch < epochs - 1:
             if epoch >= 0:
-                self._callback("on_epoch_end")
+                self._epoch_end()
             epoch += 1
             self._callback("on_epoch_begin")
-        self._callback("on_epoch_end")
+        self._epoch_end()
         self._callback("on_train_end")
         return done, self.raw_words_trained
+
+    def _epoch_end(self):
+        if self.callbacks:  # queries in a callback see this epoch's vectors, as in gensim
+            self.wv.fill_norms(force=True)
+        self._callback("on_epoch_end")
 
     def _callback(self, event):
         for cb in self.callbacks:
@@ -298,22 +307,27 @@ class Word2Vec:
                 fn(self)
 
     def _words_per_epoch(self, corpus, total_examples, total_words):
-        """In-vocabulary words of one epoch of ``corpus``, the unit the schedule counts."""
+        """(in-vocabulary words, raw words) of one epoch of ``corpus``: the first is
+        the unit the schedule counts. total_words / total_examples of 0 (a model's
+        corpus_count when it was not known) count as not given."""
         v = self.vocab
-        if total_words is not None:
+        ratio = v.retained_words / max(v.raw_words, 1)
+        if total_words:
             total_words = _positive_int("total_words", total_words, highest=None)
-            return max(1, round(total_words * v.retained_words / max(v.raw_words, 1)))
-        if total_examples is not None:
+            return max(1, round(total_words * ratio)), total_words
+        if total_examples:
             total_examples = _positive_int("total_examples", total_examples, highest=None)
-            return max(1, round(total_examples * v.retained_words / max(v.n_sentences, 1)))
-        if getattr(self, "_scanned", None) == _corpus_key(corpus) and v.retained_words:
-            return v.retained_words
-        index, n = v.index, 0
+            raw = round(total_examples * v.raw_words / max(v.n_sentences, 1))
+            return max(1, round(raw * ratio)), raw
+        if self._scanned is not None and self._scanned == _corpus_key(corpus) and v.retained_words:
+            return v.retained_words, v.raw_words
+        index, n, raw = v.index, 0, 0
         for block in corpus.iter_token_blocks():
             counts = Counter(block.split()) if isinstance(block, str) else \
                 Counter(t for sentence in block for t in sentence)
             n += sum(c for w, c in counts.items() if w in index)
-        return max(n, 1)
+            raw += sum(counts.values())
+        return max(n, 1), raw
 
     @property
     def corpus_count(self):
@@ -338,6 +352,7 @@ class Word2Vec:
             raise RuntimeError("nothing to save: the model has no vocabulary yet")
         settings = {k: getattr(self, k) for k in _SETTINGS}
         settings.update(format=_FORMAT, version=_FORMAT_VERSION, raw_words=self.vocab.raw_words,
+                        scanned=self._scanned if self._scanned and self._scanned[0] == "file" else None,
                         n_sentences=self.vocab.n_sentences, epoch_losses=self.epoch_losses)
         # a JSON list: a word may hold any character, a newline included
         words = json.dumps(list(self.vocab.words), ensure_ascii=False).encode("utf-8")
@@ -371,6 +386,9 @@ class Word2Vec:
             settings = json.loads(data["settings"].tobytes().decode("utf-8"))
             if settings.get("format") != _FORMAT:
                 raise KeyError("format")
+            if int(settings.get("version", 1)) > _FORMAT_VERSION:
+                raise ValueError(f"{path}: model format version {settings['version']}, newer than this "
+                                 f"fastseq reads ({_FORMAT_VERSION}): upgrade fastseq")
             if "words_json" in data:
                 words = json.loads(data["words_json"].tobytes().decode("utf-8"))
             else:  # files written before words_json: one word a line
@@ -391,6 +409,8 @@ class Word2Vec:
         model.syn1 = np.ascontiguousarray(data["syn1"]) if "syn1" in data else None
         model.epoch_losses = list(settings.get("epoch_losses", []))
         model.running_training_loss = float(sum(model.epoch_losses))
+        scanned = settings.get("scanned")
+        model._scanned = tuple(scanned) if isinstance(scanned, list) else None
         return model
 
     def __repr__(self):

@@ -6,7 +6,8 @@ import numbers
 
 import numpy as np
 
-from .module import NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode
+from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode,
+                     kept_copy)
 
 
 def _check_dtype(dtype):
@@ -103,9 +104,10 @@ class Embedding(Module):
                     padding_idx=self.padding_idx)
 
     def forward(self, ids):
+        given = ids
         ids = _index_array("ids", ids, self.num_embeddings)
         keep = not is_inference_mode()
-        self._ids = ids if keep else None
+        self._ids = kept_copy(ids, given) if keep else None
         self._versions = self._save_versions() if keep else None
         return self.weight.data[ids]
 
@@ -159,6 +161,7 @@ class Linear(Module):
                     bias=self.bias is not None)
 
     def forward(self, x):
+        given = x
         x = as_float_array("x", x, self.weight.dtype)
         if x.ndim < 1:
             raise ValueError(f"x: expected at least 1 dimension (the {self.in_features} features), "
@@ -166,7 +169,7 @@ class Linear(Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"x: expected last dimension {self.in_features}, got shape {x.shape}")
         keep = not is_inference_mode()
-        self._x = x if keep else None
+        self._x = kept_copy(x, given) if keep else None
         self._versions = self._save_versions() if keep else None
         y = x @ self.weight.data.T
         if self.bias is not None:

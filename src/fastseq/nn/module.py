@@ -103,7 +103,7 @@ class Parameter:
 
     def touch_rows(self, rows):
         """Record that ``rows`` of ``grad`` were accumulated into (sparse parameters)."""
-        if self.rows is ALL_ROWS:
+        if isinstance(self.rows, slice):  # ALL_ROWS (a copy of it after deepcopy or pickle)
             return
         rows = np.unique(rows)
         self.rows = rows if self.rows is None else np.union1d(self.rows, rows)
@@ -126,10 +126,7 @@ def as_param_array(name, value, like):
     """``value`` (array-like or torch tensor) as a C-contiguous array of ``like``'s
     shape and dtype; ValueError naming ``name`` otherwise, or if a finite value
     overflows the dtype."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16; exact in float32
-            value = value.float()
+    value = from_torch(value)
     if value is None:
         raise ValueError(f"{name}: expected an array, got None")
     try:
@@ -158,9 +155,35 @@ def check_probability(name, p):
 NO_FORWARD = "no forward to go back through (forward ran under inference_mode, or backward was already called)"
 
 
+def kept_copy(arr, given):
+    """``arr`` to keep for backward: a copy when it may share memory with the
+    caller's ``given`` (a NumPy array it overlaps, or a tensor, read without a copy),
+    so that the caller changing that in place between forward and backward
+    (refilling a batch buffer) cannot change the gradients. (PyTorch raises in that
+    case; a copy gives the gradients of the forward that ran.)"""
+    if arr is None:
+        return None
+    if isinstance(given, np.ndarray):
+        return arr.copy() if np.may_share_memory(arr, given) else arr
+    return arr.copy() if hasattr(given, "__array__") or hasattr(given, "detach") else arr
+
+
+def from_torch(value):
+    """A torch tensor as a NumPy array (detached, on the CPU; bfloat16, which NumPy
+    lacks, as float32: exact); anything else as it is."""
+    if hasattr(value, "detach") and hasattr(value, "cpu") and not isinstance(value, np.ndarray):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":
+            value = value.float()
+        return value.numpy()
+    return value
+
+
 def as_float_array(name, value, dtype, ndim=None):
     """``value`` as a C-contiguous array of ``dtype``; ValueError naming ``name`` if it
-    is not real floating point, has the wrong number of dimensions or holds NaN/inf."""
+    is not real floating point, has the wrong number of dimensions or holds NaN/inf.
+    A torch tensor is read through ``.detach()`` (one that requires grad too)."""
+    value = from_torch(value)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - anything that is not array-like

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .module import ALL_ROWS, Parameter
+from .module import Parameter
 
 
 def _real(name, v, low=None, high=None, low_open=False):
@@ -51,7 +51,7 @@ def _grads(params):
     for p in params:
         if not p.requires_grad:
             continue
-        if p.sparse and p.rows is not ALL_ROWS:
+        if p.sparse and not isinstance(p.rows, slice):  # (slice: ALL_ROWS, or a copy of it)
             if p.rows is None:
                 continue
             yield p, p.grad[p.rows], p.rows
@@ -181,8 +181,9 @@ class Optimizer:
         return groups, state
 
     # per-parameter state: {key: kind}; 'count' a whole number, 'param' an array of
-    # the parameter's shape, 'rows' one flag per row of the parameter
-    _STATE = {}
+    # the parameter's shape, 'rows' one flag per row of the parameter. None (a
+    # subclass that does not say): any numbers and arrays of the parameter's shape
+    _STATE = None
     _REQUIRED = ()
 
     def _load_state(self, where, p, group, st):
@@ -192,7 +193,8 @@ class Optimizer:
             raise ValueError(f"{where}: expected a dict, got {type(st).__name__}")
         new = {}
         for k, v in st.items():
-            kind = self._STATE.get(k)
+            kind = self._STATE.get(k) if self._STATE is not None else (
+                "param" if np.ndim(v) else "number")
             if kind is None:
                 raise ValueError(f"{where}: {type(self).__name__} keeps no {k!r} (it keeps "
                                  f"{', '.join(map(repr, self._STATE)) or 'nothing'})")
@@ -207,6 +209,9 @@ class Optimizer:
                         not float(arr).is_integer():
                     raise ValueError(f"{where}[{k!r}]: expected a whole number >= 0, got {v!r:.60}")
                 new[k] = int(arr)
+                continue
+            if kind == "number":
+                new[k] = arr.item() if arr.dtype.kind in "biuf" else v
                 continue
             shape = p.data.shape if kind == "param" else p.data.shape[:1]
             if arr.dtype.kind not in ("fiu" if kind == "param" else "biu") or arr.shape != shape:

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import _rnn
 from .._threads import get_num_threads, simd_level
-from .module import NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode
+from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode,
+                     kept_copy)
 
 
 def _lengths_array(lengths, T, B):
@@ -230,13 +231,15 @@ class RNNBase(Module):
                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
                              out, d * H, h_n[k], None if c_n is None else c_n[k], ws,
                              self._get_scratch(T, B, inp.shape[2], simd, nt), nt)
-            if keep:
-                ctx["layers"].append({"x": inp, "mask": mask, "ws": wss})
+            if keep:  # (layer 0's input copied if it is the caller's array)
+                ctx["layers"].append({"x": kept_copy(inp, x) if layer == 0 else inp, "mask": mask,
+                                      "ws": wss})
             else:
                 self._give_ws(wss)
             inp = out
-        if keep:
-            ctx["h0"], ctx["c0"] = h0, c0
+        if keep:  # (copied if they are the caller's arrays, as the input is)
+            ctx["h0"] = kept_copy(h0, hx[0] if self.mode == "LSTM" and hx is not None else hx)
+            ctx["c0"] = kept_copy(c0, hx[1] if self.mode == "LSTM" and hx is not None else None)
         self._versions = self._save_versions() if keep else None
         if self._ctx is not None:
             self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])

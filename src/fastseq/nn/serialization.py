@@ -158,24 +158,28 @@ def load(path, objects, strict=True):
                                  f"loading into one with {obj.config()}")
     checked = []
     for name, obj in objs.items():
-        if name not in saved:
-            continue
-        info = saved[name]
-        prefix = name + "/"
-        if isinstance(obj, Module):
-            sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
-            checked.append((obj, obj._check_load(sd, strict)[0]))
-        else:
-            state = {}
-            for i, scalars in info["state"].items():
-                st = dict(scalars)
-                sp = f"{prefix}state/{i}/"
-                for k, v in z.items():
-                    if k.startswith(sp):
-                        st[k[len(sp):]] = v
-                state[int(i)] = st
-            groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()}
-                      for g in info["param_groups"]]
-            checked.append((obj, obj._check_load({"state": state, "param_groups": groups})))
+        if name in saved:
+            try:
+                checked.append((obj, _check_one(name, obj, saved[name], z, strict)))
+            except ValueError as e:
+                raise ValueError(f"{path}: {name!r}: {e}") from None
     for obj, new in checked:  # all checked: now change them
         obj._apply_load(new)
+
+
+def _check_one(name, obj, info, z, strict):
+    """What ``obj._apply_load`` needs to take the saved ``name``; nothing changed yet."""
+    prefix = name + "/"
+    if isinstance(obj, Module):
+        sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
+        return obj._check_load(sd, strict)[0]
+    state = {}
+    for i, scalars in info["state"].items():
+        st = dict(scalars)
+        sp = f"{prefix}state/{i}/"
+        for k, v in z.items():
+            if k.startswith(sp):
+                st[k[len(sp):]] = v
+        state[int(i)] = st
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in info["param_groups"]]
+    return obj._check_load({"state": state, "param_groups": groups})
