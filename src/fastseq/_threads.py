@@ -44,13 +44,23 @@ def get_num_threads() -> int:
     return _num_threads if _num_threads is not None else _default_threads()
 
 
+_simd_seen = {}  # FASTSEQ_SIMD's text -> its level (read at every call, parsed once)
+
+
 def simd_level() -> int:
     """The SIMD path FASTSEQ_SIMD asks for (generic / avx2 / avx512), or -1 (auto: the
     best the CPU has) when it is unset or "auto"."""
-    from . import _w2v
-    name = os.environ.get("FASTSEQ_SIMD", "").strip().lower()
-    if not name or name == "auto":
-        return -1
-    if name not in _w2v.SIMD_NAMES:
-        raise ValueError(f"FASTSEQ_SIMD: expected one of auto, {', '.join(_w2v.SIMD_NAMES)}; got {name!r}")
-    return _w2v.SIMD_NAMES[name]
+    text = os.environ.get("FASTSEQ_SIMD", "")
+    level = _simd_seen.get(text)
+    if level is None:
+        from . import _w2v
+        name = text.strip().lower()
+        if not name or name == "auto":
+            level = -1
+        elif name in _w2v.SIMD_NAMES:
+            level = _w2v.SIMD_NAMES[name]
+        else:
+            raise ValueError(f"FASTSEQ_SIMD: expected one of auto, {', '.join(_w2v.SIMD_NAMES)}; "
+                             f"got {name!r}")
+        _simd_seen[text] = level
+    return level

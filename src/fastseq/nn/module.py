@@ -171,6 +171,8 @@ def kept_copy(arr, given):
 def from_torch(value):
     """A torch tensor as a NumPy array (detached, on the CPU; bfloat16, which NumPy
     lacks, as float32: exact); anything else as it is."""
+    if type(value) is np.ndarray:  # the common case, without the attribute lookups
+        return value
     if hasattr(value, "detach") and hasattr(value, "cpu") and not isinstance(value, np.ndarray):
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
