@@ -40,9 +40,18 @@ class CorpusError(ValueError):
 # "BZh" is plain text too, so its block size digit and first block (or end of
 # stream) marker must follow
 _BZ2_HEAD = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
-_COMPRESSED = ((lambda m: m.startswith(b"\x1f\x8b"), lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
-               (lambda m: _BZ2_HEAD.match(m) is not None, lambda f: bz2.BZ2File(f, mode="rb")),
-               (lambda m: m.startswith(b"\xfd7zXZ\x00"), lambda f: lzma.LZMAFile(f, mode="rb")))
+_COMPRESSED = (("gzip", lambda m: m.startswith(b"\x1f\x8b"), lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+               ("bzip2", lambda m: _BZ2_HEAD.match(m) is not None, lambda f: bz2.BZ2File(f, mode="rb")),
+               ("xz", lambda m: m.startswith(b"\xfd7zXZ\x00"), lambda f: lzma.LZMAFile(f, mode="rb")))
+
+
+def compression(magic):
+    """(name, opener) of the compressed format a file's first 10 bytes ``magic``
+    announce, or None; opener(binary file) reads it decompressed."""
+    for name, is_kind, opener in _COMPRESSED:
+        if is_kind(magic):
+            return name, opener
+    return None
 
 
 def _open_binary(path):
@@ -58,12 +67,9 @@ def _open_binary(path):
         f = open(path, "rb")
     except OSError as e:
         raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
-    magic = f.read(10)
+    kind = compression(f.read(10))
     f.seek(0)
-    for is_kind, opener in _COMPRESSED:
-        if is_kind(magic):
-            return opener(f)
-    return f
+    return kind[1](f) if kind else f
 
 
 def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=None):

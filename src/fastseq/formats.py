@@ -14,14 +14,15 @@ Formats
 
 Readers never trust a size they cannot check: a short or damaged file gives a
 ``ValueError`` naming the file and the line or byte offset, never fewer vectors
-than the file promises. gzip and bzip2 compressed ``bin``/``text``/``glove`` files
-are recognised by their first bytes and read through.
+than the file promises. gzip, bzip2 and xz compressed ``bin``/``text``/``glove`` files
+are recognised by their first bytes (as corpora are) and read through.
 """
 from __future__ import annotations
 
 import bz2
 import contextlib
 import gzip
+import lzma
 import mmap
 import os
 import struct
@@ -32,6 +33,7 @@ import numpy as np
 
 from . import _kv
 from ._atomic import atomic_write
+from .corpus import compression
 
 # ---------------------------------------------------------------------------- native
 # Layout (little-endian):
@@ -94,18 +96,14 @@ def _open_buffer(path, populate=False):
         magic = f.read(10)
         if not magic:
             raise ValueError(f"{path}: empty file")
-        # gzip: 1f 8b; bzip2: "BZh", a block size 1-9, then a block's or the stream
-        # end's magic (a text file that merely starts with "BZh" is text)
-        gz = magic[:2] == b"\x1f\x8b"
-        bz = magic[:3] == b"BZh" and magic[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9") \
-            and magic[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
-        if gz or bz:
+        kind = compression(magic)  # told by the first bytes, as for corpora
+        if kind:
             f.seek(0)
-            kind = "gzip" if gz else "bzip2"
+            kind, opener = kind
             try:
-                with (gzip.GzipFile(fileobj=f) if gz else bz2.BZ2File(f)) as z:
+                with opener(f) as z:
                     data = z.read()
-            except (OSError, EOFError, ValueError) as e:
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
                 raise ValueError(f"{path}: damaged {kind} stream ({e})") from None
             if not data:
                 raise ValueError(f"{path}: empty file (after decompression)")

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 
 import numpy as np
 
@@ -251,11 +250,7 @@ class Word2Vec:
         try:
             producer.start()
             for batch in producer:
-                while epoch < batch.epoch:  # (an epoch with no words still begins and ends)
-                    if epoch >= 0:
-                        self._epoch_end()
-                    epoch += 1
-                    self._callback("on_epoch_begin")
+                epoch = self._enter_epoch(epoch, batch.epoch, epochs)
                 params.seed = batch.seed
                 try:
                     loss, n_ex = _w2v.train_batch(
@@ -286,14 +281,21 @@ class Word2Vec:
         self.train_words = done
         self.raw_words_trained = raw_per_epoch * epochs
         self.wv.fill_norms(force=True)
-        while epoch < epochs - 1:
+        self._enter_epoch(epoch, epochs, epochs)  # ends the last epoch (and any with no words)
+        self._callback("on_train_end")
+        return done, self.raw_words_trained
+
+    def _enter_epoch(self, epoch, new, epochs):
+        """Callbacks from epoch ``epoch`` (-1: none yet) to epoch ``new`` of
+        ``epochs``: each epoch on the way ends, and each up to ``new`` begins (one
+        with no words too). Returns ``new``."""
+        while epoch < new:
             if epoch >= 0:
                 self._epoch_end()
             epoch += 1
-            self._callback("on_epoch_begin")
-        self._epoch_end()
-        self._callback("on_train_end")
-        return done, self.raw_words_trained
+            if epoch < epochs:
+                self._callback("on_epoch_begin")
+        return new
 
     def _epoch_end(self):
         if self.callbacks:  # queries in a callback see this epoch's vectors, as in gensim
@@ -321,13 +323,8 @@ class Word2Vec:
             return max(1, round(raw * ratio)), raw
         if self._scanned is not None and self._scanned == _corpus_key(corpus) and v.retained_words:
             return v.retained_words, v.raw_words
-        index, n, raw = v.index, 0, 0
-        for block in corpus.iter_token_blocks():
-            counts = Counter(block.split()) if isinstance(block, str) else \
-                Counter(t for sentence in block for t in sentence)
-            n += sum(c for w, c in counts.items() if w in index)
-            raw += sum(counts.values())
-        return max(n, 1), raw
+        counts, raw, _ = corpus.count_words()  # the vocabulary scan's pass, kept to itself
+        return max(1, sum(c for w, c in counts.items() if w in v.index)), raw
 
     @property
     def corpus_count(self):

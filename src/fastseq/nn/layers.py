@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode,
-                     kept_copy)
+from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, from_torch,
+                     is_inference_mode, kept_copy)
 
 
 def _check_dtype(dtype):
@@ -30,9 +30,7 @@ def _check_int(name, v):
 
 
 def _index_array(name, ids, n):
-    if hasattr(ids, "detach") and hasattr(ids, "cpu"):
-        ids = ids.detach().cpu()
-    arr = np.asarray(ids)
+    arr = np.asarray(from_torch(ids))
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{name}: expected integer ids, got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= n):

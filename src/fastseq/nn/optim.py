@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .module import Parameter
+from .module import Parameter, from_torch
 
 
 def _real(name, v, low=None, high=None, low_open=False):
@@ -158,8 +158,8 @@ class Optimizer:
             for k, v in saved.items():
                 if k in ("params", "initial_lr") or k in _TORCH_IMPL_FLAGS:
                     continue
-                if k == "maximize" or k == "decoupled_weight_decay":
-                    mine = getattr(self, "_decoupled", False) if k != "maximize" else False
+                if k in ("maximize", "decoupled_weight_decay"):
+                    mine = k == "decoupled_weight_decay" and getattr(self, "_decoupled", False)
                     if bool(v) != mine:
                         raise ValueError(f"state_dict: parameter group {i} has {k}={v!r}, which "
                                          f"{type(self).__name__} does not do")
@@ -176,8 +176,7 @@ class Optimizer:
             if not 0 <= i < len(params):
                 raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
             p = params[i]
-            g = next(gr for gr in groups if any(q is p for q in gr["params"]))
-            state[id(p)] = self._load_state(f"state_dict['state'][{i}]", p, g, st)
+            state[id(p)] = self._load_state(f"state_dict['state'][{i}]", p, st)
         return groups, state
 
     # per-parameter state: {key: kind}; 'count' a whole number, 'param' an array of
@@ -186,7 +185,7 @@ class Optimizer:
     _STATE = None
     _REQUIRED = ()
 
-    def _load_state(self, where, p, group, st):
+    def _load_state(self, where, p, st):
         """A saved per-parameter state (NumPy arrays, torch tensors or numbers) checked
         against what ``step`` uses and converted; ValueError naming ``where``."""
         if not isinstance(st, Mapping):
@@ -201,7 +200,7 @@ class Optimizer:
             if v is None:  # torch's SGD saves momentum_buffer=None without momentum
                 continue
             try:
-                arr = np.array(v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+                arr = np.array(from_torch(v))
             except Exception as exc:  # noqa: BLE001 - whatever the object's __array__ raises
                 raise ValueError(f"{where}[{k!r}]: cannot be read as an array ({exc})") from None
             if kind == "count":
