@@ -125,6 +125,85 @@ def test_cross_entropy_matches_torch():
     assert abs(ce.forward(logits, t2, mask=mask) - nn.CrossEntropyLoss().forward(logits, target)) < 1e-6
 
 
+@pytest.mark.parametrize("probs", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+def test_cross_entropy_weight_smoothing_and_probabilities_match_torch(probs, weighted, smoothing):
+    torch = _torch()
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((9, 5)) * 2
+    if probs:
+        target = rng.dirichlet(np.ones(5), 9)
+    else:
+        target = rng.integers(0, 5, 9)
+        target[[1, 4]] = -100
+    weight = rng.uniform(0.2, 3.0, 5) if weighted else None
+    for reduction in ("mean", "sum", "none"):
+        ce = nn.CrossEntropyLoss(weight=weight, reduction=reduction, label_smoothing=smoothing)
+        loss = ce.forward(logits, target)
+        lt = torch.tensor(logits, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(
+            lt, torch.tensor(target), weight=None if weight is None else torch.tensor(weight),
+            reduction=reduction, label_smoothing=smoothing)
+        gout = rng.standard_normal(9) if reduction == "none" else 1.0
+        g = ce.backward(gout)
+        (ref * torch.tensor(gout)).sum().backward()
+        assert rel_err(np.asarray(loss), ref.detach().numpy()) < 1e-12
+        assert rel_err(g, lt.grad.numpy()) < 1e-12
+    # float32 logits: equal to float32 rounding, and a float32 gradient
+    ce = nn.CrossEntropyLoss(weight=weight, label_smoothing=smoothing)
+    exact = ce.forward(logits, target)
+    g64 = ce.backward()
+    assert abs(ce.forward(logits.astype(np.float32), target) - exact) < 1e-5 * abs(exact)
+    g32 = ce.backward()
+    assert g32.dtype == np.float32 and rel_err(g32, g64) < 1e-5
+
+
+def test_cross_entropy_gradient_with_mask_weight_and_smoothing_is_the_finite_difference():
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((3, 4, 6))
+    target = rng.integers(0, 6, (3, 4))
+    target[0, 0] = -100
+    mask = rng.uniform(0, 2, (3, 4))
+    mask[2, 1] = 0
+    for probs in (False, True):
+        tgt = rng.dirichlet(np.ones(6), (3, 4)) if probs else target
+        ce = nn.CrossEntropyLoss(weight=rng.uniform(0.5, 2, 6), label_smoothing=0.1)
+        ce.forward(logits, tgt, mask=mask)
+        g = ce.backward()
+        num = np.zeros_like(logits)
+        for i in np.ndindex(logits.shape):
+            d = np.zeros_like(logits)
+            d[i] = 1e-6
+            num[i] = (ce.forward(logits + d, tgt, mask) - ce.forward(logits - d, tgt, mask)) / 2e-6
+        assert np.abs(g - num).max() < 1e-8
+        assert np.all(g[2, 1] == 0)  # a masked position gets no gradient
+
+
+def test_cross_entropy_bad_weight_smoothing_and_probability_targets():
+    z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="weight: expected one weight per class \\(3\\)"):
+        nn.CrossEntropyLoss(weight=np.ones(4)).forward(z, np.array([0, 1]))
+    with pytest.raises(ValueError, match="weight: contains NaN"):
+        nn.CrossEntropyLoss(weight=np.array([1.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="label_smoothing: expected a probability"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="target: class probabilities must have the logits' shape"):
+        nn.CrossEntropyLoss().forward(z, np.ones((2, 4)) / 4)
+    with pytest.raises(ValueError, match="target: contains NaN"):
+        nn.CrossEntropyLoss().forward(z, np.full((2, 3), np.nan))
+    with pytest.raises(TypeError):  # torch's order: weight first, the rest by name
+        nn.CrossEntropyLoss(None, -1)
+
+
+def test_cross_entropy_settings_survive_save_and_load(tmp_path):
+    ce = nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5]), ignore_index=-1, label_smoothing=0.1)
+    nn.save({"loss": ce}, tmp_path / "m.npz")
+    meta, _ = nn.serialization._read(str(tmp_path / "m.npz"))
+    assert meta["objects"]["loss"]["config"] == ce.config()
+    nn.load(tmp_path / "m.npz", {"loss": nn.CrossEntropyLoss()})  # loss settings are free
+
+
 def _train(make_opt, make_topt, steps=5, sched=None, tsched=None, clip=None):
     torch = _torch()
     rng = np.random.default_rng(3)

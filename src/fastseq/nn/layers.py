@@ -243,27 +243,47 @@ class Dropout(Module):
 
 
 class CrossEntropyLoss(Module):
-    """Softmax cross-entropy over the last dimension of logits (``torch.nn.CrossEntropyLoss``
-    on class indices).
+    """Softmax cross-entropy over the last dimension of logits
+    (``torch.nn.CrossEntropyLoss``, with the classes last).
 
-    ``loss = forward(logits, target, mask=None)`` with logits (..., C) and integer
-    target (...). Targets equal to ``ignore_index`` and positions where ``mask`` is
-    False / 0 do not count. ``reduction``: 'mean' (over counted positions, weighted
-    by mask), 'sum' or 'none'. ``backward(grad=1.0)`` returns the gradient of the
-    logits."""
+    ``loss = forward(logits, target, mask=None)`` with logits (..., C) and either
+    integer class indices (...) or class probabilities (..., C) as target.
+    Targets equal to ``ignore_index`` and positions where ``mask`` is False / 0 do
+    not count. ``weight`` (C,) weighs each class; ``label_smoothing`` mixes the
+    target with the uniform distribution over the C classes, as in PyTorch.
+    ``reduction``: 'mean', 'sum' or 'none' (keyword arguments, as everything after
+    ``weight``). 'mean' divides by the summed weights of
+    the counted positions (the class weight of the target times the mask; for
+    probability targets, the mask alone), as PyTorch does. ``backward(grad=1.0)``
+    returns the gradient of the logits."""
 
-    _load_free_config = ("ignore_index", "reduction")
+    _load_free_config = ("ignore_index", "reduction", "weight", "label_smoothing")
 
-    def __init__(self, ignore_index=-100, reduction="mean"):
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+        if weight is not None:
+            weight = as_float_array("weight", weight, np.float64, ndim=1)
+            if weight.size == 0:
+                raise ValueError("weight: expected one weight per class, got an empty array")
+        self.weight = weight
         self.ignore_index = _check_int("ignore_index", ignore_index)
         self.reduction = reduction
+        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
         self._saved = None
 
     def config(self):
-        return dict(ignore_index=self.ignore_index, reduction=self.reduction)
+        return dict(weight=None if self.weight is None else self.weight.tolist(),
+                    ignore_index=self.ignore_index, reduction=self.reduction,
+                    label_smoothing=self.label_smoothing)
+
+    def _class_weights(self, C, dtype):
+        if self.weight is None:
+            return None
+        if self.weight.shape != (C,):
+            raise ValueError(f"weight: expected one weight per class ({C}), got shape {self.weight.shape}")
+        return self.weight.astype(dtype)
 
     def forward(self, logits, target, mask=None):
         z = as_float_array("logits", logits, None)
@@ -275,46 +295,72 @@ class CrossEntropyLoss(Module):
         if C == 0:
             raise ValueError(f"logits: expected at least one class in the last dimension, "
                              f"got shape {z.shape}")
-        if hasattr(target, "detach") and hasattr(target, "cpu"):
-            target = target.detach().cpu()
-        t = np.asarray(target)
-        if t.dtype.kind not in "iu":
-            raise ValueError(f"target: expected integer class indices, got dtype {t.dtype}")
-        if t.shape != z.shape[:-1]:
-            raise ValueError(f"target: expected shape {z.shape[:-1]}, got {t.shape}")
-        w = (t != self.ignore_index).astype(z.dtype)
+        v = self._class_weights(C, z.dtype)
+        t = np.asarray(from_torch(target))
+        probs = t.dtype.kind == "f"
+        if probs:
+            if t.shape != z.shape:
+                raise ValueError(f"target: class probabilities must have the logits' shape {z.shape}, "
+                                 f"got {t.shape}")
+            if not np.isfinite(t).all():
+                raise ValueError("target: contains NaN or infinity")
+            b = np.ones(z.shape[:-1], z.dtype)
+        elif t.dtype.kind in "iu":
+            if t.shape != z.shape[:-1]:
+                raise ValueError(f"target: expected shape {z.shape[:-1]} (class indices) or "
+                                 f"{z.shape} (class probabilities), got {t.shape}")
+            b = (t != self.ignore_index).astype(z.dtype)
+        else:
+            raise ValueError(f"target: expected integer class indices or float class probabilities, "
+                             f"got dtype {t.dtype}")
         if mask is not None:
-            m = np.asarray(mask)
+            m = np.asarray(from_torch(mask))
             if m.dtype.kind not in "biuf":
                 raise ValueError(f"mask: expected booleans or numbers, got dtype {m.dtype}")
-            if m.shape != t.shape:
-                raise ValueError(f"mask: expected shape {t.shape} (the target's), got {m.shape}")
+            if m.shape != b.shape:
+                raise ValueError(f"mask: expected shape {b.shape} (one per position), got {m.shape}")
             if not (np.isfinite(m) & (m >= 0)).all():
                 raise ValueError("mask: expected finite weights >= 0")
-            w = w * m.astype(z.dtype)
-        valid = w != 0
-        if ((t[valid] < 0) | (t[valid] >= C)).any():
-            raise ValueError(f"target: class indices must be in [0, {C}) (or ignore_index)")
-        t = np.where(valid, t, 0).astype(np.int64)
+            b = b * m.astype(z.dtype)
+        eps = self.label_smoothing
         zmax = z.max(axis=-1, keepdims=True)
         e = np.exp(z - zmax)
         s = e.sum(axis=-1, keepdims=True)
-        logp_t = (np.take_along_axis(z, t[..., None], axis=-1) - zmax - np.log(s))[..., 0]
-        losses = -logp_t * w
-        self._saved = (e / s, t, w)
+        lse = (zmax + np.log(s))[..., 0]
+        if probs:
+            # loss = -sum_c u_c log p_c with u = weight * ((1 - eps) q + eps / C), per position
+            u = t.astype(z.dtype) * (1 - eps) + eps / C if eps else t.astype(z.dtype, copy=True)
+            if v is not None:
+                u *= v
+            losses = (lse * u.sum(axis=-1) - np.einsum("...c,...c->...", u, z)) * b
+            self._saved = ("probs", e / s, b, u, b)
+        else:
+            valid = b != 0
+            if ((t[valid] < 0) | (t[valid] >= C)).any():
+                raise ValueError(f"target: class indices must be in [0, {C}) (or ignore_index)")
+            t = np.where(valid, t, 0).astype(np.int64)
+            a = b if v is None else b * v[t]  # the weight of each position's -log p_target
+            nll = lse - np.take_along_axis(z, t[..., None], axis=-1)[..., 0]
+            losses = nll * a
+            if eps:
+                # and eps / C times -sum_c v_c log p_c (the uniform target)
+                vz = z.sum(axis=-1) if v is None else z @ v
+                V = C if v is None else v.sum()
+                losses = (1 - eps) * losses + (eps / C) * b * (V * lse - vz)
+            self._saved = ("index", e / s, a, t, a, b, v)
         if self.reduction == "none":
             return losses
         total = losses.sum(dtype=np.float64)
         if self.reduction == "sum":
             return float(total)
-        denom = w.sum(dtype=np.float64)
-        return float(total / denom) if denom > 0 else float("nan")
+        d = self._saved[2].sum(dtype=np.float64)
+        return float(total / d) if d != 0 else float("nan")
 
     def backward(self, grad=1.0):
         if self._saved is None:
             raise RuntimeError("CrossEntropyLoss.backward: call forward first")
-        p, t, w = self._saved
-        shape = t.shape if self.reduction == "none" else ()
+        kind, p, denom = self._saved[:3]
+        shape = p.shape[:-1] if self.reduction == "none" else ()
         try:
             gr = np.asarray(grad, dtype=np.float64)
         except (TypeError, ValueError):
@@ -324,11 +370,25 @@ class CrossEntropyLoss(Module):
                              f"got {gr.shape}")
         if not np.isfinite(gr).all():
             raise ValueError("grad: contains NaN or infinity")
-        g = p.copy()
-        np.put_along_axis(g, t[..., None], np.take_along_axis(g, t[..., None], axis=-1) - 1, axis=-1)
-        scale = w
+        r = gr
         if self.reduction == "mean":
-            denom = w.sum(dtype=np.float64)
-            scale = w / denom if denom > 0 else w * 0
-        g *= (scale * gr.astype(g.dtype))[..., None]
+            d = denom.sum(dtype=np.float64)
+            r = gr / d if d != 0 else gr * 0
+        r = np.broadcast_to(np.asarray(r, p.dtype), shape if shape else p.shape[:-1])
+        eps, C = self.label_smoothing, p.shape[-1]
+        if kind == "probs":
+            u, b = self._saved[3:]
+            rb = (r * b)[..., None]
+            return p * (u.sum(axis=-1, keepdims=True) * rb) - u * rb
+        t, a, b, v = self._saved[3:]
+        ra, rb = r * a, r * b
+        coef = (1 - eps) * ra
+        if eps:
+            V = C if v is None else v.sum()
+            coef = coef + (eps / C) * V * rb
+        g = p * coef[..., None]
+        idx = t[..., None]
+        np.put_along_axis(g, idx, np.take_along_axis(g, idx, axis=-1) - ((1 - eps) * ra)[..., None], axis=-1)
+        if eps:
+            g -= (eps / C) * rb[..., None] * (1.0 if v is None else v)
         return g
