@@ -1,5 +1,7 @@
 """fastseq.nn beyond the recurrent kernels: Embedding, Linear, Dropout, loss,
 Sequential, optimisers, clipping, schedules, save/load and bad input."""
+import json
+
 import numpy as np
 import pytest
 
@@ -339,6 +341,29 @@ def test_save_load_round_trip(tmp_path):
     lin3 = nn.Linear(5, 3)
     nn.load(single, lin3)
     assert np.array_equal(lin3.weight.data, lin.weight.data)
+
+
+def test_save_keeps_the_vocabulary_of_from_vectors(tmp_path):
+    kv = fastseq.KeyedVectors(["the", "cat", "sat"], np.arange(6, dtype=np.float32).reshape(3, 2))
+    model = nn.Sequential(nn.Embedding.from_vectors(kv), nn.Linear(2, 2, seed=0))
+    path = tmp_path / "m.npz"
+    nn.save({"model": model}, path)
+    fresh = nn.Sequential(nn.Embedding(3, 2), nn.Linear(2, 2))
+    assert fresh[0].index_to_key is None
+    nn.load(path, {"model": fresh})
+    assert fresh[0].index_to_key == ["the", "cat", "sat"]
+    assert fresh[0].key_to_index == {"the": 0, "cat": 1, "sat": 2}
+    assert np.array_equal(fresh[0].weight.data[fresh[0].key_to_index["sat"]], [4, 5])
+    # a file whose vocabulary does not fit is refused before anything changes
+    meta, arrays = nn.serialization._read(str(path))
+    meta["objects"]["model"]["extra_state"]["0"]["index_to_key"] = ["the", "cat"]
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    other = nn.Sequential(nn.Embedding(3, 2, seed=1), nn.Linear(2, 2))
+    before = other[0].weight.data.copy()
+    with pytest.raises(ValueError, match=r"bad.npz: 'model': 0: expected a vocabulary of 3 keys"):
+        nn.load(tmp_path / "bad.npz", {"model": other})
+    assert np.array_equal(other[0].weight.data, before) and other[0].index_to_key is None
 
 
 # ---------------------------------------------------------------- bad input

@@ -101,6 +101,23 @@ class Embedding(Module):
         return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim,
                     padding_idx=self.padding_idx)
 
+    def get_extra_state(self):
+        """The vocabulary of ``from_vectors`` (so that ``nn.save`` keeps it), or None."""
+        return None if self.index_to_key is None else {"index_to_key": list(self.index_to_key)}
+
+    def _check_extra_state(self, state):
+        keys = state.get("index_to_key") if isinstance(state, dict) else None
+        if not isinstance(keys, list) or len(keys) != self.num_embeddings:
+            raise ValueError(f"expected a vocabulary of {self.num_embeddings} keys (one per row)")
+        if len(set(keys)) != len(keys):
+            raise ValueError("the saved vocabulary repeats a key")
+        return keys
+
+    def set_extra_state(self, state):
+        keys = self._check_extra_state(state)
+        self.index_to_key = keys
+        self.key_to_index = {k: i for i, k in enumerate(keys)}
+
     def forward(self, ids):
         given = ids
         ids = _index_array("ids", ids, self.num_embeddings)

@@ -341,6 +341,20 @@ class Module:
         """Constructor arguments (for saving); modules override."""
         return {}
 
+    def get_extra_state(self):
+        """What this module keeps besides its parameters, for ``nn.save`` (JSON-able;
+        None: nothing), as ``torch.nn.Module.get_extra_state``. Modules override."""
+        return None
+
+    def _check_extra_state(self, state):
+        """``state`` as saved by ``get_extra_state``, checked against this module
+        (ValueError if it does not fit); changes nothing."""
+        raise ValueError(f"a {type(self).__name__} keeps no extra state")
+
+    def set_extra_state(self, state):
+        """Take back what ``get_extra_state`` gave (``nn.load`` calls it)."""
+        self._check_extra_state(state)
+
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.config().items())
 

@@ -51,6 +51,10 @@ def save(objects, path):
         if isinstance(obj, Module):
             meta["objects"][name] = {"kind": "module", "class": type(obj).__name__,
                                      "config": obj.config()}
+            extra = {sub: st for sub, m in obj.named_modules()
+                     if (st := m.get_extra_state()) is not None}
+            if extra:  # e.g. the vocabulary of Embedding.from_vectors
+                meta["objects"][name]["extra_state"] = extra
             for pname, arr in obj.state_dict().items():
                 arrays[f"{name}/{pname}"] = arr
         else:
@@ -123,6 +127,8 @@ def _read(path):
         fields = {"module": {"class": str, "config": dict},
                   "optimizer": {"class": str, "param_groups": list, "state": dict}}.get(kind)
         ok = fields is not None and all(isinstance(info.get(k), t) for k, t in fields.items())
+        if ok and kind == "module":
+            ok = isinstance(info.get("extra_state", {}), dict)
         if ok and kind == "optimizer":
             ok = (all(isinstance(g, dict) for g in info["param_groups"])
                   and all(i.isdigit() and isinstance(st, dict) for i, st in info["state"].items()))
@@ -160,19 +166,37 @@ def load(path, objects, strict=True):
     for name, obj in objs.items():
         if name in saved:
             try:
-                checked.append((obj, _check_one(name, obj, saved[name], z, strict)))
+                checked.append(_check_one(name, obj, saved[name], z, strict))
             except ValueError as e:
                 raise ValueError(f"{path}: {name!r}: {e}") from None
-    for obj, new in checked:  # all checked: now change them
-        obj._apply_load(new)
+    for apply in checked:  # all checked: now change them
+        apply()
 
 
 def _check_one(name, obj, info, z, strict):
-    """What ``obj._apply_load`` needs to take the saved ``name``; nothing changed yet."""
+    """A function that makes ``obj`` take the saved ``name``; nothing changed yet."""
     prefix = name + "/"
     if isinstance(obj, Module):
         sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
-        return obj._check_load(sd, strict)[0]
+        new = obj._check_load(sd, strict)[0]
+        modules = dict(obj.named_modules())
+        extra = []
+        for sub, state in info.get("extra_state", {}).items():
+            if sub not in modules:
+                if strict:
+                    raise ValueError(f"saved state for a sub-module {sub!r} this one lacks")
+                continue
+            try:
+                modules[sub]._check_extra_state(state)
+            except ValueError as e:
+                raise ValueError(f"{sub or 'module'}: {e}") from None
+            extra.append((modules[sub], state))
+
+        def apply():
+            obj._apply_load(new)
+            for m, state in extra:
+                m.set_extra_state(state)
+        return apply
     state = {}
     for i, scalars in info["state"].items():
         st = dict(scalars)
@@ -182,4 +206,5 @@ def _check_one(name, obj, info, z, strict):
                 st[k[len(sp):]] = v
         state[int(i)] = st
     groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in info["param_groups"]]
-    return obj._check_load({"state": state, "param_groups": groups})
+    new = obj._check_load({"state": state, "param_groups": groups})
+    return lambda: obj._apply_load(new)
