@@ -201,7 +201,7 @@ def test_any_str_token_saves_and_loads_and_other_tokens_are_refused(tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(vector_size=0), "vector_size"), (dict(window=-1), "window"), (dict(epochs=0), "epochs"),
     (dict(negative=0, hs=0), "no training objective"), (dict(alpha=0), "alpha"),
-    (dict(min_alpha=1.0), "min_alpha"), (dict(sample=-1), "sample"),
+    (dict(min_alpha=-0.1), "min_alpha"), (dict(sample=-1), "sample"),
     (dict(window=2**40), "window: must be at most"), (dict(negative=2**40), "negative"),
     (dict(workers=2**40), "workers"), (dict(ns_exponent=float("nan")), "ns_exponent"),
     (dict(sample=float("inf")), "sample"), (dict(seed=-1), "seed"), (dict(max_final_vocab=0), "max_final_vocab"),
@@ -276,6 +276,12 @@ def test_train_schedules_over_the_corpus_it_is_given(monkeypatch):
     for bad in (-0.01, float("nan"), "x"):
         with pytest.raises(ValueError, match="end_alpha"):
             m.train(sentences=base, end_alpha=bad)
+    ramp = Word2Vec(sentences=base, min_count=1, epochs=1, workers=1, progress=False, sample=0,
+                    alpha=0.001, min_alpha=0.01)  # min_alpha above alpha: a ramp, as gensim allows
+    seen.clear()
+    ramp.train(sentences=base)
+    r = np.concatenate(seen)
+    assert r[0] == np.float32(0.001) and r[-1] > 0.0099 and (np.diff(r) >= 0).all()
 
 
 def test_gensim_callbacks_trim_rule_and_unsorted_vocabulary():

@@ -153,8 +153,6 @@ def _cmd_w2v(args):
     alpha = args.alpha if args.alpha is not None else (0.025 if sg else 0.05)
     if args.min_alpha is None:
         min_alpha = min(0.0001, alpha)
-    elif args.min_alpha > alpha:
-        raise CliError(f"--min-alpha {args.min_alpha} is above the start learning rate {alpha} (--alpha)")
     else:
         min_alpha = args.min_alpha
     try:

@@ -104,8 +104,8 @@ class Word2Vec:
             raise ValueError("negative=0 and hs=0: no training objective (use negative > 0 and/or hs=1)")
         self.alpha = _positive_float("alpha", alpha)
         self.min_alpha = _float("min_alpha", min_alpha)
-        if not (0 <= self.min_alpha <= self.alpha):
-            raise ValueError(f"min_alpha: must be in [0, alpha={self.alpha}], got {min_alpha}")
+        if self.min_alpha < 0:  # above alpha: the rate ramps up, as gensim allows
+            raise ValueError(f"min_alpha: must be >= 0, got {min_alpha}")
         self.sample = _float("sample", sample)
         if self.sample < 0:
             raise ValueError(f"sample: must be >= 0, got {sample}")
