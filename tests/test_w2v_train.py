@@ -152,6 +152,49 @@ def test_model_save_load_and_continue(trained, tmp_path, demo_corpus):
     assert _neighbour_purity(back.wv) >= 0.8
 
 
+@pytest.mark.parametrize("cfg", ["sg-ns", "cbow-hs"])
+def test_build_vocab_update_learns_new_words_and_keeps_the_old(tmp_path, cfg):
+    """gensim's online training: build_vocab(update=True) appends a new corpus's
+    words, and training on it places them among their class."""
+    from fastseq.demo import demo_sentences
+    new_words = {"duck", "mouse"}
+    first = [s for s in demo_sentences(12000, seed=0) if not new_words & set(s)]
+    more = list(demo_sentences(6000, seed=1))
+    m = Word2Vec(sentences=first, vector_size=32, window=4, min_count=5, epochs=8, workers=1, seed=3,
+                 progress=False, **CONFIGS[cfg])
+    assert not new_words & set(m.wv.index_to_key)
+    known = m.wv.index_to_key[:]
+    counts = m.vocab.counts.copy()
+    old_vec = m.wv["dog"].copy()
+    m.build_vocab(more, update=True)
+    assert m.wv.index_to_key[:len(known)] == known  # appended, old ids unchanged
+    assert set(m.wv.index_to_key[len(known):]) == new_words
+    assert np.array_equal(m.wv["dog"], old_vec)  # known vectors kept
+    grew = m.vocab.counts[:len(known)] - counts
+    from collections import Counter
+    c = Counter(w for s in more for w in s)
+    assert grew.tolist() == [c[w] for w in known]
+    assert m.corpus_count == 6000 and m.corpus_total_words == sum(c.values())
+    assert m.vocab.retained_words == sum(c[w] for w in m.wv.index_to_key)
+    n = len(m.wv)
+    assert (m.syn1neg if m.negative else m.syn1).shape[0] == (n if m.negative else n - 1)
+    m.train(more, total_examples=m.corpus_count, epochs=m.epochs)
+    animals = set(CLASSES["animal"])
+    for w in new_words:
+        near = [x for x, _ in m.wv.most_similar(w, topn=5)]
+        assert sum(x in animals for x in near) >= 3, (w, near)
+    assert _neighbour_purity(m.wv) >= 0.75
+    # saved and loaded, it schedules over the corpus of the update
+    m.save(tmp_path / "m.fsw2v")
+    back = Word2Vec.load(tmp_path / "m.fsw2v")
+    assert back.vocab.retained_words == m.vocab.retained_words and back.wv.index_to_key == m.wv.index_to_key
+
+
+def test_build_vocab_update_needs_a_vocabulary():
+    with pytest.raises(RuntimeError, match="update=True.*no vocabulary"):
+        Word2Vec().build_vocab([["a", "b"]], update=True)
+
+
 def test_a_loaded_model_knows_the_file_it_scanned(tmp_path, monkeypatch):
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c d\nb c d a\n" * 50)

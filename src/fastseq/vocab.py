@@ -12,7 +12,7 @@ class Vocab:
     (dict word -> id), ``raw_words`` (tokens in the corpus, kept or not),
     ``n_sentences``."""
 
-    def __init__(self, words, counts, raw_words=0, n_sentences=0):
+    def __init__(self, words, counts, raw_words=0, n_sentences=0, scan_retained=None):
         self.words = list(words)
         self.counts = np.asarray(counts, dtype=np.int64)
         if len(self.words) != len(self.counts):
@@ -22,14 +22,31 @@ class Vocab:
             raise ValueError("duplicate words in vocabulary")
         self.raw_words = int(raw_words)
         self.n_sentences = int(n_sentences)
+        # in-vocabulary tokens of the scanned corpus, when counts also hold earlier
+        # corpora (a vocabulary updated with another corpus)
+        self.scan_retained = None if scan_retained is None else int(scan_retained)
 
     def __len__(self):
         return len(self.words)
 
     @property
     def retained_words(self):
-        """Corpus tokens that are in the vocabulary (what an epoch trains on before subsampling)."""
-        return int(self.counts.sum())
+        """Tokens of the scanned corpus that are in the vocabulary (what an epoch of
+        it trains on before subsampling)."""
+        return int(self.counts.sum()) if self.scan_retained is None else self.scan_retained
+
+    def updated(self, counts: dict, raw_words, n_sentences, min_count, trim_rule=None):
+        """This vocabulary grown by another corpus's ``counts``, as gensim's
+        ``build_vocab(update=True)``: the counts of known words grow (whatever they
+        are), and the new words that pass ``min_count`` / ``trim_rule`` are appended
+        in the order the corpus first has them (gensim does not sort an update)."""
+        new = Vocab.from_counts({w: c for w, c in counts.items() if w not in self.index}, min_count,
+                                trim_rule=trim_rule, sort=False)
+        add = np.fromiter((counts.get(w, 0) for w in self.words), dtype=np.int64, count=len(self))
+        v = Vocab(self.words + new.words, np.concatenate((self.counts + add, new.counts)),
+                  raw_words, n_sentences, scan_retained=int(add.sum() + new.counts.sum()))
+        v.effective_min_count = min_count
+        return v
 
     @classmethod
     def from_counts(cls, counts: dict, min_count=5, max_final_vocab=None, raw_words=0, n_sentences=0,
@@ -68,7 +85,7 @@ class Vocab:
         which subsamples the words more frequent than ``sample``."""
         if not sample or sample <= 0:
             return np.ones(len(self), dtype=np.float32)
-        t = sample * self.retained_words if sample < 1 else int(sample * (3 + np.sqrt(5)) / 2)
+        t = sample * int(self.counts.sum()) if sample < 1 else int(sample * (3 + np.sqrt(5)) / 2)
         f = self.counts.astype(np.float64)
         p = (np.sqrt(f / t) + 1.0) * t / f
         return np.minimum(p, 1.0).astype(np.float32)

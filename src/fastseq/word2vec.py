@@ -146,10 +146,24 @@ class Word2Vec:
             self.train(sentences=sentences, corpus_file=corpus_file)
 
     # ------------------------------------------------------------------ vocabulary
-    def build_vocab(self, sentences=None, corpus_file=None, corpus_iterable=None):
+    def build_vocab(self, sentences=None, corpus_file=None, corpus_iterable=None, update=False,
+                    trim_rule=None):
         """Scan the corpus once, keep words with count >= min_count, initialise weights.
-        ``corpus_iterable`` is gensim 4's name for ``sentences``."""
+        ``corpus_iterable`` is gensim 4's name for ``sentences``; ``trim_rule`` replaces
+        the model's for this scan.
+
+        ``update=True`` grows a trained model's vocabulary instead, as gensim's does:
+        the counts of known words grow by their counts in this corpus, its new words
+        with count >= min_count are appended (in the order it first has them) with
+        fresh random vectors (their output weights start at zero), and the noise distribution, subsampling and Huffman
+        tree are rebuilt from the summed counts. The vectors of known words are kept.
+        ``corpus_count`` / ``corpus_total_words`` then describe this corpus, so that
+        ``train(..., total_examples=model.corpus_count)`` schedules over it."""
         sentences = _either_name(sentences, corpus_iterable)
+        if update and self.vocab is None:
+            raise RuntimeError("build_vocab(update=True): there is no vocabulary to update yet; "
+                               "build one first (update=False)")
+        trim_rule = self.trim_rule if trim_rule is None else trim_rule
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
         t0 = time.perf_counter()
         bar = _bar(self.progress, "vocab", unit="word")
@@ -167,8 +181,13 @@ class Word2Vec:
                 bar.close()
         if raw == 0:
             raise CorpusError(f"{corpus.name}: empty corpus (no words)")
-        vocab = Vocab.from_counts(counts, self.min_count, self.max_final_vocab, raw, n_sent,
-                                  trim_rule=self.trim_rule, sort=self.sorted_vocab)
+        if update:
+            vocab = self.vocab.updated(counts, raw, n_sent,
+                                       getattr(self.vocab, "effective_min_count", self.min_count),
+                                       trim_rule=trim_rule)
+        else:
+            vocab = Vocab.from_counts(counts, self.min_count, self.max_final_vocab, raw, n_sent,
+                                      trim_rule=trim_rule, sort=self.sorted_vocab)
         if len(vocab) == 0:
             raise CorpusError(
                 f"{corpus.name}: no word occurs min_count={self.min_count} times "
@@ -176,8 +195,9 @@ class Word2Vec:
         if self.hs and len(vocab) < 2:
             raise CorpusError(f"{corpus.name}: hierarchical softmax needs at least 2 words in the vocabulary")
         self.scan_seconds = time.perf_counter() - t0
+        n_old = len(self.vocab) if update else 0
         self._set_vocab(vocab)
-        self._init_weights()
+        self._init_weights(keep=n_old)
         self._scanned = _corpus_key(corpus)
         return self
 
@@ -194,14 +214,30 @@ class Word2Vec:
         else:
             self._hs = (None, None, None)
 
-    def _init_weights(self):
+    def _init_weights(self, keep=0):
+        """Fresh weights for the vocabulary; with ``keep``, the first ``keep`` rows of
+        the current ones are kept (a grown vocabulary) and only the others are new."""
         n, d = len(self.vocab), self.vector_size
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.seed if not keep or self.seed is None else [self.seed, keep])
         # uniform in (-_INIT_SCALE / d, _INIT_SCALE / d); output weights start at zero
-        vectors = ((rng.random((n, d), dtype=np.float32) - 0.5) * (2 * _INIT_SCALE / d)).astype(np.float32)
+        fresh = ((rng.random((n - keep, d), dtype=np.float32) - 0.5) * (2 * _INIT_SCALE / d)).astype(np.float32)
+
+        def grown(old, rows):
+            if old is None:
+                return None
+            out = np.zeros((rows, d), dtype=np.float32)
+            out[:len(old)] = old
+            return out
+        if keep:
+            vectors = np.concatenate((self.wv.vectors[:keep], fresh))
+            self.syn1neg = grown(self.syn1neg, n)
+            # (the Huffman tree is rebuilt: its inner nodes keep their rows, as in gensim)
+            self.syn1 = grown(self.syn1, max(n - 1, 1))
+        else:
+            vectors = fresh
+            self.syn1neg = np.zeros((n, d), dtype=np.float32) if self.negative else None
+            self.syn1 = np.zeros((max(n - 1, 1), d), dtype=np.float32) if self.hs else None
         self.wv = KeyedVectors(self.vocab.words, vectors, counts=self.vocab.counts)
-        self.syn1neg = np.zeros((n, d), dtype=np.float32) if self.negative else None
-        self.syn1 = np.zeros((max(n - 1, 1), d), dtype=np.float32) if self.hs else None
 
     # ------------------------------------------------------------------ training
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None, end_alpha=None,
@@ -350,7 +386,8 @@ class Word2Vec:
         settings = {k: getattr(self, k) for k in _SETTINGS}
         settings.update(format=_FORMAT, version=_FORMAT_VERSION, raw_words=self.vocab.raw_words,
                         scanned=self._scanned if self._scanned and self._scanned[0] == "file" else None,
-                        n_sentences=self.vocab.n_sentences, epoch_losses=self.epoch_losses)
+                        n_sentences=self.vocab.n_sentences, scan_retained=self.vocab.scan_retained,
+                        epoch_losses=self.epoch_losses)
         # a JSON list: a word may hold any character, a newline included
         words = json.dumps(list(self.vocab.words), ensure_ascii=False).encode("utf-8")
         arrays = {"settings": np.frombuffer(json.dumps(settings).encode("utf-8"), dtype=np.uint8),
@@ -396,7 +433,8 @@ class Word2Vec:
             raise ValueError(f"{path}: damaged fastseq word2vec model: {len(words)} words, "
                              f"{len(data['counts'])} counts")
         model = cls(**{k: settings[k] for k in _SETTINGS if k in _INIT_ARGS})
-        vocab = Vocab(words, data["counts"], settings.get("raw_words", 0), settings.get("n_sentences", 0))
+        vocab = Vocab(words, data["counts"], settings.get("raw_words", 0), settings.get("n_sentences", 0),
+                      scan_retained=settings.get("scan_retained"))
         if data["syn0"].shape != (len(vocab), model.vector_size):
             raise ValueError(f"{path}: syn0 has shape {data['syn0'].shape}, expected ({len(vocab)}, {model.vector_size})")
         model._set_vocab(vocab)
