@@ -380,3 +380,31 @@ def test_empty_batch_gives_empty_outputs(cls, batch_first):
     gx, gh = m.backward(np.zeros_like(out))
     assert gx.shape == x.shape and (gh[0] if cls is nn.LSTM else gh).shape == (4, 0, 4)
     assert not any(p.grad.any() for p in m.parameters())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+def test_read_only_inputs_are_read(cls, dtype, tmp_path):
+    """np.load(mmap_mode='r'), np.frombuffer and zero-copy dataset arrays are
+    read-only: the kernels only read them (they raised Cython's 'buffer source
+    array is read-only')."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.standard_normal((5, 2, 3)).astype(dtype))
+    x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    h = rng.standard_normal((4, 2, 4)).astype(dtype)
+    m = cls(3, 4, num_layers=2, bidirectional=True, dtype=dtype, seed=0)
+    results = []
+    for writable in (True, False):
+        xi, hi = (np.array(x), h.copy()) if writable else (x, h.copy())
+        hi.flags.writeable = writable
+        hx = (hi, hi) if cls is nn.LSTM else hi
+        lengths = np.array([5, 3])
+        lengths.flags.writeable = writable
+        out, _ = m.forward(xi, hx=hx, lengths=lengths)
+        go = np.ones_like(out)
+        go.flags.writeable = writable
+        m.zero_grad()
+        gx = m.backward(go)[0]
+        results.append((out, gx, m.weight_hh_l0.grad.copy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)

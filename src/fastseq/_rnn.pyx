@@ -60,8 +60,8 @@ cdef void _params(fs_rnn_params *p, int mode, bint reverse, bint training, int s
 
 
 def forward(int mode, bint reverse, bint training, int simd,
-            real[:, :, ::1] x, real[:, ::1] w_ih, real[:, ::1] w_hh,
-            real[::1] b_ih, real[::1] b_hh, real[:, ::1] h0, real[:, ::1] c0,
+            const real[:, :, ::1] x, const real[:, ::1] w_ih, const real[:, ::1] w_hh,
+            const real[::1] b_ih, const real[::1] b_hh, const real[:, ::1] h0, const real[:, ::1] c0,
             const int64_t[::1] lengths,
             real[:, :, ::1] out, int64_t out_col, real[:, ::1] h_n, real[:, ::1] c_n,
             real[::1] ws, unsigned char[::1] scratch=None, int n_threads=1):
@@ -94,10 +94,10 @@ def forward(int mode, bint reverse, bint training, int simd,
     if T == 0 or B == 0:
         raise ValueError("x: needs at least one step and one sequence")
     cdef const int64_t *len_p = NULL if lengths is None else &lengths[0]
-    cdef real *h0_p = NULL if h0 is None else &h0[0, 0]
-    cdef real *c0_p = NULL if c0 is None else &c0[0, 0]
-    cdef real *bi_p = NULL if b_ih is None else &b_ih[0]
-    cdef real *bh_p = NULL if b_hh is None else &b_hh[0]
+    cdef const real *h0_p = NULL if h0 is None else &h0[0, 0]
+    cdef const real *c0_p = NULL if c0 is None else &c0[0, 0]
+    cdef const real *bi_p = NULL if b_ih is None else &b_ih[0]
+    cdef const real *bh_p = NULL if b_hh is None else &b_hh[0]
     cdef real *cn_p = NULL if c_n is None else &c_n[0, 0]
     cdef int64_t nscr
     cdef void *scr = _scratch(scratch, &nscr)
@@ -118,9 +118,10 @@ def forward(int mode, bint reverse, bint training, int simd,
 
 
 def backward(int mode, bint reverse, int simd,
-             real[:, :, ::1] dout, int64_t dout_col, real[:, ::1] dh_n, real[:, ::1] dc_n,
-             real[::1] ws, real[:, :, ::1] x, real[:, ::1] w_ih, real[:, ::1] w_hh,
-             real[:, ::1] h0, real[:, ::1] c0, const int64_t[::1] lengths,
+             const real[:, :, ::1] dout, int64_t dout_col, const real[:, ::1] dh_n,
+             const real[:, ::1] dc_n, const real[::1] ws, const real[:, :, ::1] x,
+             const real[:, ::1] w_ih, const real[:, ::1] w_hh,
+             const real[:, ::1] h0, const real[:, ::1] c0, const int64_t[::1] lengths,
              real[:, :, ::1] dx, real[:, ::1] dh0, real[:, ::1] dc0,
              real[:, ::1] dw_ih, real[:, ::1] dw_hh, real[::1] db_ih, real[::1] db_hh,
              unsigned char[::1] scratch=None, int n_threads=1):
@@ -153,12 +154,12 @@ def backward(int mode, bint reverse, int simd,
     if ws.shape[0] < fs_rnn_workspace_size(&p):
         raise ValueError(f"ws: expected {fs_rnn_workspace_size(&p)} elements, got {ws.shape[0]}")
     cdef const int64_t *len_p = NULL if lengths is None else &lengths[0]
-    cdef real *dout_p = NULL if dout is None else &dout[0, 0, dout_col]
+    cdef const real *dout_p = NULL if dout is None else &dout[0, 0, dout_col]
     cdef int64_t ld_dout = 0 if dout is None else dout.shape[2]
-    cdef real *dhn_p = NULL if dh_n is None else &dh_n[0, 0]
-    cdef real *dcn_p = NULL if dc_n is None else &dc_n[0, 0]
-    cdef real *h0_p = NULL if h0 is None else &h0[0, 0]
-    cdef real *c0_p = NULL if c0 is None else &c0[0, 0]
+    cdef const real *dhn_p = NULL if dh_n is None else &dh_n[0, 0]
+    cdef const real *dcn_p = NULL if dc_n is None else &dc_n[0, 0]
+    cdef const real *h0_p = NULL if h0 is None else &h0[0, 0]
+    cdef const real *c0_p = NULL if c0 is None else &c0[0, 0]
     cdef real *dx_p = NULL if dx is None else &dx[0, 0, 0]
     cdef real *dh0_p = NULL if dh0 is None else &dh0[0, 0]
     cdef real *dc0_p = NULL if dc0 is None else &dc0[0, 0]
