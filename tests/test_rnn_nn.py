@@ -719,3 +719,55 @@ def test_optimizer_subclasses_tied_copies_and_bfloat16_tensors():
     x = torch.randn(4, 1, 3).to(torch.bfloat16)
     out, _ = m.forward(x)
     assert np.array_equal(out, m.forward(x.float().numpy())[0])
+
+
+# ---------------------------------------------------------------- module API as PyTorch's
+class _Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3, seed=0)
+        self.head = nn.Linear(3, 5, seed=1)
+        self.head.weight = self.emb.weight
+
+
+def test_tied_weights_keep_both_names_in_state_dict_both_ways():
+    torch = _torch()
+
+    class TTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.head = torch.nn.Linear(3, 5)
+            self.head.weight = self.emb.weight
+    t, f = TTied(), _Tied()
+    assert list(f.state_dict()) == list(t.state_dict()) == ["emb.weight", "head.weight", "head.bias"]
+    assert [n for n, _ in f.named_parameters()] == [n for n, _ in t.named_parameters()]
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in f.state_dict().items()})  # strict
+    assert np.array_equal(t.head.weight.detach().numpy(), f.emb.weight.data)
+    with torch.no_grad():
+        t.emb.weight.mul_(2)
+    f.load_state_dict(t.state_dict())
+    assert np.array_equal(f.head.weight.data, t.emb.weight.detach().numpy())
+    sd = f.state_dict()
+    del sd["head.weight"]  # listed once (files written before): still loads, strict
+    assert f.load_state_dict(sd) == ([], [])
+    lin = nn.Linear(2, 2)
+    assert list(nn.Sequential(lin, lin).state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert [n for n, _ in nn.Sequential(lin, lin).named_modules()] == ["", "0"]
+
+
+def test_module_api_details_as_pytorch():
+    m = _Tied()
+    assert [n for n, _ in m.named_parameters(prefix="model")] == ["model.emb.weight", "model.head.bias"]
+    r = m.load_state_dict({"emb.weight": np.zeros((5, 3)), "extra": np.zeros(1)}, strict=False)
+    assert r.missing_keys == ["head.bias"] and r.unexpected_keys == ["extra"]
+    for bad in ({"emb.weight": np.zeros((5, 3))}, {"emb.weight": np.zeros((5, 4)), "head.bias": np.zeros(5)}):
+        with pytest.raises(RuntimeError):  # PyTorch's error type (and still a ValueError)
+            m.load_state_dict(bad)
+        with pytest.raises(ValueError):
+            m.load_state_dict(bad)
+    lin = nn.Linear(3, 2)
+    del lin.bias
+    assert [n for n, _ in lin.named_parameters()] == ["weight"] and not hasattr(lin, "bias")
+    del m.head
+    assert list(m.state_dict()) == ["emb.weight"]

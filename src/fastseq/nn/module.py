@@ -4,12 +4,20 @@ from __future__ import annotations
 import contextlib
 import numbers
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 import numpy as np
 
 _mode = threading.local()  # per thread, as torch's grad modes are
+
+# load_state_dict's answer, as PyTorch's (a tuple with these names)
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictError(ValueError, RuntimeError):
+    """A state_dict that does not fit the module: a ValueError, as fastseq's errors
+    are, and a RuntimeError, as PyTorch's ``load_state_dict`` raises."""
 
 
 @contextlib.contextmanager
@@ -235,6 +243,13 @@ class Module:
             del self._modules[name]
         object.__setattr__(self, name, value)
 
+    def __delattr__(self, name):
+        if name in self._parameters:  # as PyTorch: no longer a parameter
+            del self._parameters[name]
+        elif name in self._modules:
+            del self._modules[name]
+        object.__delattr__(self, name)
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
@@ -245,11 +260,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     # ---- parameters
-    def named_parameters(self, prefix="", recurse=True):
-        """Yield ``(name, Parameter)`` with PyTorch's dotted names."""
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(name, Parameter)`` with PyTorch's dotted names; a parameter held
+        under several names (tied weights) once, unless ``remove_duplicate=False``."""
         seen = set()
-        for name, p in self._named_parameters(prefix, recurse):
-            if id(p) not in seen:
+        for name, p in self._named_parameters(prefix + "." if prefix else "", recurse):
+            if not remove_duplicate or id(p) not in seen:
                 seen.add(id(p))
                 yield name, p
 
@@ -264,10 +280,18 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """Yield ``(name, module)`` for this module and every sub-module; one held
+        under several names once, unless ``remove_duplicate=False`` (PyTorch's)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
-            yield from m.named_modules(prefix + ("." if prefix else "") + name)
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     def children(self):
         return iter(self._modules.values())
@@ -286,31 +310,41 @@ class Module:
 
     # ---- state
     def state_dict(self):
-        """``OrderedDict`` of name -> copy of the parameter's array (PyTorch's names)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """``OrderedDict`` of name -> copy of the parameter's array (PyTorch's names;
+        a tied weight under each of its names, as in PyTorch)."""
+        return OrderedDict((name, p.data.copy())
+                           for name, p in self.named_parameters(remove_duplicate=False))
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters. Values may be anything with ``__array__``
         (a torch tensor works, bfloat16 included). With ``strict``, missing or
-        unexpected keys raise ValueError; a shape mismatch, a non-numeric array or a
-        value too large for the parameter's dtype always does, before anything is
-        copied."""
+        unexpected keys raise :class:`StateDictError` (a ValueError and, as in
+        PyTorch, a RuntimeError); a shape mismatch, a non-numeric array or a value
+        too large for the parameter's dtype always does, before anything is copied.
+        A tied weight loads from any one of its names. Returns
+        ``(missing_keys, unexpected_keys)``, a named tuple as PyTorch's."""
         new, missing, unexpected = self._check_load(state_dict, strict)
         self._apply_load(new)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def _check_load(self, state_dict, strict):
         """load_state_dict's checks, changing nothing: ([(param, array)], missing, unexpected)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of name -> array, "
                             f"got {type(state_dict).__name__}")
-        own = OrderedDict(self.named_parameters())
-        missing = [k for k in own if k not in state_dict]
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        given = {id(p) for name, p in own.items() if name in state_dict}
+        # a tied weight given under one of its names is not missing (files and
+        # state_dicts that list it once)
+        missing = [k for k, p in own.items() if k not in state_dict and id(p) not in given]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
-            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        new = [(p, as_param_array(f"state_dict[{name!r}]", state_dict[name], p.data))
-               for name, p in own.items() if name in state_dict]
+            raise StateDictError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        try:
+            new = [(p, as_param_array(f"state_dict[{name!r}]", state_dict[name], p.data))
+                   for name, p in own.items() if name in state_dict]
+        except ValueError as e:
+            raise StateDictError(str(e)) from None
         return new, missing, unexpected
 
     def _apply_load(self, new):
