@@ -198,6 +198,35 @@ def test_cross_entropy_bad_weight_smoothing_and_probability_targets():
         nn.CrossEntropyLoss(None, -1)
 
 
+def test_cross_entropy_takes_minus_infinity_logits_as_torch():
+    torch = _torch()
+    z = np.array([[-np.inf, 0.5, 1.0], [2.0, -np.inf, -1.0]])
+    t = np.array([2, 0])
+    for smoothing in (0.0, 0.1):
+        ce = nn.CrossEntropyLoss(label_smoothing=smoothing)
+        lt = torch.tensor(z, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(lt, torch.tensor(t), label_smoothing=smoothing)
+        ref.backward()
+        assert ce.forward(z, t) == pytest.approx(ref.item(), rel=1e-12)
+        assert rel_err(ce.backward(), lt.grad.numpy()) < 1e-12
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="logits: contains NaN or \\+infinity"):
+            nn.CrossEntropyLoss().forward(np.array([[bad, 0.0]]), np.array([1]))
+    with pytest.raises(ValueError, match="ignore_index=0: does not apply to class-probability"):
+        nn.CrossEntropyLoss(ignore_index=0).forward(np.zeros((2, 3)), np.full((2, 3), 1 / 3))
+    with pytest.raises(ValueError, match="np.moveaxis"):  # PyTorch's (N, C, T) layout
+        nn.CrossEntropyLoss().forward(np.zeros((4, 5, 7)), np.zeros((4, 7), int))
+
+
+def test_torch_tensors_that_require_grad_are_read_everywhere():
+    torch = _torch()
+    x = torch.ones(2, 3, requires_grad=True)
+    assert np.array_equal(nn.Dropout(0.5).eval().forward(x), np.ones((2, 3)))
+    assert nn.Dropout(0.5, seed=0).forward(x).shape == (2, 3)
+    p = nn.Parameter(torch.nn.Parameter(torch.full((3,), 2.0)))
+    assert p.data.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_cross_entropy_settings_survive_save_and_load(tmp_path):
     ce = nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 0.5]), ignore_index=-1, label_smoothing=0.1)
     nn.save({"loss": ce}, tmp_path / "m.npz")
@@ -361,9 +390,14 @@ def test_save_keeps_the_vocabulary_of_from_vectors(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     other = nn.Sequential(nn.Embedding(3, 2, seed=1), nn.Linear(2, 2))
     before = other[0].weight.data.copy()
-    with pytest.raises(ValueError, match=r"bad.npz: 'model': 0: expected a vocabulary of 3 keys"):
+    with pytest.raises(ValueError, match=r"bad.npz: 'model': 0: expected a vocabulary of 3 str or int keys"):
         nn.load(tmp_path / "bad.npz", {"model": other})
     assert np.array_equal(other[0].weight.data, before) and other[0].index_to_key is None
+    emb = nn.Embedding.from_vectors(np.zeros((2, 2), np.float32))
+    emb.index_to_key = [("a", 1), ("b", 2)]  # JSON would give lists back
+    with pytest.raises(ValueError, match=r"cannot save the key \('a', 1\) \(tuple\)"):
+        nn.save(emb, tmp_path / "t.npz")
+    assert not (tmp_path / "t.npz").exists()
 
 
 # ---------------------------------------------------------------- bad input

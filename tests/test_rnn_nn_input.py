@@ -160,17 +160,43 @@ def test_optimizer_load_state_dict_checks_groups_params_and_shapes():
 def test_clip_grad_arguments():
     lin = _stepped_linear()
     for kw, name in ((dict(max_norm=-1), "max_norm"),
-                     (dict(max_norm=float("nan")), "max_norm"), (dict(max_norm=1, norm_type=0), "norm_type"),
-                     (dict(max_norm=1, norm_type=-1), "norm_type"),
+                     (dict(max_norm=float("nan")), "max_norm"), (dict(max_norm=1, norm_type=float("nan")), "norm_type"),
                      (dict(max_norm=1, norm_type="fro"), "norm_type")):
         with pytest.raises((ValueError, TypeError), match=f"^{name}: "):
             nn.clip_grad_norm_(lin.parameters(), **kw)
-    for c in (-1, float("nan"), float("inf"), "a"):
+    for c in (-1, float("nan"), "a"):
         with pytest.raises((ValueError, TypeError), match="^clip_value: "):
             nn.clip_grad_value_(lin.parameters(), c)
     g = lin.weight.grad.copy()
     assert nn.clip_grad_norm_(lin.parameters(), float("inf")) > 0
     assert np.array_equal(lin.weight.grad, g)  # inf: no clipping
+    nn.clip_grad_value_(lin.parameters(), float("inf"), foreach=None)
+    assert np.array_equal(lin.weight.grad, g)  # inf: no clipping, as in torch
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 0.5, 3.0, 0.0, -1.0, float("inf"), -float("inf")])
+def test_clip_grad_norm_types_match_torch(norm_type):
+    torch = pytest.importorskip("torch")
+    grads = [np.array([3.0, -4.0, 0.0], np.float32), np.array([[0.5, 0.0], [0.0, -0.25]], np.float32)]
+    ps = [nn.Parameter(np.zeros_like(g)) for g in grads]
+    ts = [torch.nn.Parameter(torch.zeros(g.shape)) for g in grads]
+    for p, t, g in zip(ps, ts, grads):
+        p.grad[...] = g
+        t.grad = torch.from_numpy(g.copy())
+    total = nn.clip_grad_norm_(ps, 1.0, norm_type=norm_type)
+    ref = torch.nn.utils.clip_grad_norm_(ts, 1.0, norm_type=norm_type)
+    assert abs(total - ref.item()) <= 1e-6 * max(1.0, abs(ref.item()))
+    for p, t in zip(ps, ts):
+        assert np.allclose(p.grad, t.grad.numpy(), rtol=1e-6, atol=0)
+
+
+def test_clip_grad_norm_error_if_nonfinite():
+    lin = _stepped_linear()
+    lin.weight.grad[0, 0] = np.inf
+    g = lin.weight.grad.copy()
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of order 2.0 .* inf"):
+        nn.clip_grad_norm_(lin.parameters(), 1.0, error_if_nonfinite=True)
+    assert np.array_equal(lin.weight.grad, g)
 
 
 def test_clip_grad_norm_with_a_nan_gradient_matches_torch():

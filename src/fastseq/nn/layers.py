@@ -101,14 +101,27 @@ class Embedding(Module):
         return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim,
                     padding_idx=self.padding_idx)
 
+    @staticmethod
+    def _odd_key(keys):
+        """The first key JSON does not give back as it was (str and int ones it does)."""
+        return next((k for k in keys if isinstance(k, bool) or not isinstance(k, (str, numbers.Integral))),
+                    None)
+
     def get_extra_state(self):
         """The vocabulary of ``from_vectors`` (so that ``nn.save`` keeps it), or None."""
-        return None if self.index_to_key is None else {"index_to_key": list(self.index_to_key)}
+        if self.index_to_key is None:
+            return None
+        keys = list(self.index_to_key)
+        odd = self._odd_key(keys)
+        if odd is not None:
+            raise ValueError(f"Embedding vocabulary: cannot save the key {odd!r} "
+                             f"({type(odd).__name__}): str and int keys only")
+        return {"index_to_key": keys}
 
     def _check_extra_state(self, state):
         keys = state.get("index_to_key") if isinstance(state, dict) else None
-        if not isinstance(keys, list) or len(keys) != self.num_embeddings:
-            raise ValueError(f"expected a vocabulary of {self.num_embeddings} keys (one per row)")
+        if not isinstance(keys, list) or len(keys) != self.num_embeddings or self._odd_key(keys) is not None:
+            raise ValueError(f"expected a vocabulary of {self.num_embeddings} str or int keys (one per row)")
         if len(set(keys)) != len(keys):
             raise ValueError("the saved vocabulary repeats a key")
         return keys
@@ -228,7 +241,7 @@ class Dropout(Module):
 
     @staticmethod
     def _float_array(name, x, masking=True):
-        x = np.asarray(x)
+        x = np.asarray(from_torch(x))
         # scaling by 1/(1-p) needs floats (PyTorch refuses too); with nothing to mask
         # (eval mode, p = 0) the input passes through whatever its type, as in PyTorch
         if masking and x.dtype.kind != "f":
@@ -303,7 +316,7 @@ class CrossEntropyLoss(Module):
         return self.weight.astype(dtype)
 
     def forward(self, logits, target, mask=None):
-        z = as_float_array("logits", logits, None)
+        z = as_float_array("logits", logits, None, minus_inf=True)  # -inf: a class masked out
         if z.dtype not in (np.float32, np.float64):
             z = z.astype(np.float32)
         if z.ndim < 1:
@@ -321,11 +334,18 @@ class CrossEntropyLoss(Module):
                                  f"got {t.shape}")
             if not np.isfinite(t).all():
                 raise ValueError("target: contains NaN or infinity")
+            if self.ignore_index != -100:  # (PyTorch refuses it too)
+                raise ValueError(f"ignore_index={self.ignore_index}: does not apply to class-probability "
+                                 "targets (use mask= to leave positions out)")
             b = np.ones(z.shape[:-1], z.dtype)
         elif t.dtype.kind in "iu":
             if t.shape != z.shape[:-1]:
+                hint = ""
+                if z.ndim > 2 and t.shape == z.shape[:1] + z.shape[2:]:
+                    hint = ("; the classes go last here, PyTorch's (N, C, ...) logits are "
+                            "np.moveaxis(logits, 1, -1)")
                 raise ValueError(f"target: expected shape {z.shape[:-1]} (class indices) or "
-                                 f"{z.shape} (class probabilities), got {t.shape}")
+                                 f"{z.shape} (class probabilities), got {t.shape}{hint}")
             b = (t != self.ignore_index).astype(z.dtype)
         else:
             raise ValueError(f"target: expected integer class indices or float class probabilities, "

@@ -60,7 +60,7 @@ class Parameter:
     __slots__ = ("_data", "grad", "requires_grad", "sparse", "rows", "_version", "_name")
 
     def __init__(self, data, requires_grad=True, sparse=False):
-        self._data = np.ascontiguousarray(data)
+        self._data = np.ascontiguousarray(from_torch(data))
         if self._data.dtype.kind != "f":
             raise ValueError(f"data: expected a floating-point array, got {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
@@ -189,10 +189,11 @@ def from_torch(value):
     return value
 
 
-def as_float_array(name, value, dtype, ndim=None):
+def as_float_array(name, value, dtype, ndim=None, minus_inf=False):
     """``value`` as a C-contiguous array of ``dtype``; ValueError naming ``name`` if it
-    is not real floating point, has the wrong number of dimensions or holds NaN/inf.
-    A torch tensor is read through ``.detach()`` (one that requires grad too)."""
+    is not real floating point, has the wrong number of dimensions or holds NaN/inf
+    (-inf allowed with ``minus_inf``). A torch tensor is read through ``.detach()``
+    (one that requires grad too)."""
     value = from_torch(value)
     try:
         arr = np.asarray(value)
@@ -204,7 +205,10 @@ def as_float_array(name, value, dtype, ndim=None):
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {arr.shape}")
     arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray makes a 0-d array 1-d)
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: contains NaN or infinity")
+        if not minus_inf:
+            raise ValueError(f"{name}: contains NaN or infinity")
+        if (np.isnan(arr) | (arr == np.inf)).any():
+            raise ValueError(f"{name}: contains NaN or +infinity")
     return arr
 
 

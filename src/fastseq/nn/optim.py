@@ -365,19 +365,39 @@ class AdamW(Adam):
 _TORCH_IMPL_FLAGS = frozenset({"foreach", "capturable", "differentiable", "fused"})
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+def _vector_norm(x, p):
+    """``torch.linalg.vector_norm(x, p)`` in float64: max / min |x| for +-inf, the
+    count of non-zeros for 0, else (sum |x|^p)^(1/p) (negative p too)."""
+    a = np.abs(np.asarray(x, dtype=np.float64)).ravel()
+    if a.size == 0:
+        return 0.0
+    if math.isinf(p):
+        return float(a.max() if p > 0 else a.min())
+    if p == 0:
+        return float(np.count_nonzero(a))
+    with np.errstate(divide="ignore", over="ignore"):
+        return float(np.sum(a ** p) ** (1.0 / p))
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so that their global norm is at most ``max_norm``
-    (``torch.nn.utils.clip_grad_norm_``). Returns the norm before clipping."""
+    (``torch.nn.utils.clip_grad_norm_``). Returns the norm before clipping.
+    ``norm_type``: any p of ``torch.linalg.vector_norm`` ('inf' too), applied to
+    each gradient's norm and then to those norms, as PyTorch does.
+    ``error_if_nonfinite``: a NaN / inf norm raises RuntimeError instead of making
+    the gradients NaN. (``foreach`` picks PyTorch's implementation; it is accepted
+    and changes nothing here.)"""
     params = [p for p in _param_list(parameters) if p.requires_grad]
     grads = [g for _, g, _ in _grads(params)]
     max_norm = _real("max_norm", max_norm, 0)  # 0 zeroes the gradients, as in PyTorch
-    norm_type = _real("norm_type", float("inf") if norm_type == "inf" else norm_type, 0, low_open=True)
+    norm_type = _real("norm_type", float("inf") if norm_type == "inf" else norm_type)
     if not grads:
         return 0.0
-    if math.isinf(norm_type):
-        total = max(float(np.abs(g).max()) if g.size else 0.0 for g in grads)
-    else:
-        total = sum(float(np.sum(np.abs(g, dtype=np.float64) ** norm_type)) for g in grads) ** (1.0 / norm_type)
+    total = _vector_norm([_vector_norm(g, norm_type) for g in grads], norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+                           f"{total}, so they cannot be clipped (error_if_nonfinite=False scales them "
+                           "by it anyway)")
     coef = max_norm / (total + 1e-6)
     if not coef >= 1:  # a NaN norm makes every gradient NaN, as in PyTorch
         for p, _, rows in _grads(params):
@@ -388,11 +408,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     return total
 
 
-def clip_grad_value_(parameters, clip_value):
-    """Clamp every gradient element to [-clip_value, clip_value]."""
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element to [-clip_value, clip_value] (inf: unchanged).
+    (``foreach`` is accepted, as PyTorch's, and changes nothing.)"""
     c = _real("clip_value", clip_value, 0)
-    if math.isinf(c):
-        raise ValueError(f"clip_value: expected a finite number >= 0, got {c}")
     for p, _, rows in _grads(_param_list(parameters)):
         if rows is None:
             np.clip(p.grad, -c, c, out=p.grad)
