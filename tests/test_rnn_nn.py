@@ -805,3 +805,43 @@ def test_module_api_details_as_pytorch():
     assert [n for n, _ in lin.named_parameters()] == ["weight"] and not hasattr(lin, "bias")
     del m.head
     assert list(m.state_dict()) == ["emb.weight"]
+
+
+def test_add_param_group_and_step_closure_as_torch():
+    torch = _torch()
+    rng = np.random.default_rng(8)
+    a, b = nn.Linear(3, 2, seed=0), nn.Linear(2, 2, seed=1)
+    ta, tb = torch.nn.Linear(3, 2), torch.nn.Linear(2, 2)
+    for m, t in ((a, ta), (b, tb)):
+        t.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    opt = optim.Adam(a.parameters(), lr=0.01)
+    topt = torch.optim.Adam(ta.parameters(), lr=0.01)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    for step in range(4):
+        if step == 2:  # unfreeze b part-way, with its own learning rate
+            opt.add_param_group({"params": b.parameters(), "lr": 0.05})
+            topt.add_param_group({"params": tb.parameters(), "lr": 0.05})
+
+        def closure():
+            opt.zero_grad()
+            y = b.forward(a.forward(x))
+            a.backward(b.backward(2 * y / y.size))
+            return float((y ** 2).mean())
+
+        def tclosure():
+            topt.zero_grad()
+            loss = (tb(ta(torch.from_numpy(x))) ** 2).mean()
+            loss.backward()
+            return loss
+        loss, tloss = opt.step(closure), topt.step(tclosure)
+        assert loss == pytest.approx(tloss.item(), rel=1e-5)
+    for m, t in ((a, ta), (b, tb)):
+        for (k, v), tv in zip(m.state_dict().items(), t.state_dict().values()):
+            assert rel_err(v, tv.numpy()) < 1e-5, k
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.05]
+    assert opt.param_groups[1]["betas"] == (0.9, 0.999)  # from the defaults
+    with pytest.raises(ValueError, match="more than once"):
+        opt.add_param_group({"params": [a.weight]})
+    with pytest.raises(ValueError, match="param_group: expected a parameter group"):
+        opt.add_param_group([b.weight])
+    assert opt.step() is None

@@ -71,23 +71,41 @@ class Optimizer:
         groups = params if isinstance(params[0], Mapping) else [{"params": params}]
         self.defaults = dict(defaults)
         self.param_groups = []
-        seen = set()
-        for i, g in enumerate(groups):
-            if not isinstance(g, Mapping) or "params" not in g:
-                raise ValueError(f"params[{i}]: expected a parameter group (a dict with 'params'), "
-                                 f"got {g!r:.60}")
-            g = dict(g)
-            g["params"] = _param_list(g["params"])
-            for p in g["params"]:
-                if id(p) in seen:
-                    raise ValueError("params: some parameters appear more than once (in one group or "
-                                     "in more than one parameter group)")
-                seen.add(id(p))
-            for k, v in self.defaults.items():
-                g.setdefault(k, v)
-            self._check_group(g)
-            self.param_groups.append(g)
         self.state = {}  # id(param) -> dict of arrays / numbers
+        for i, g in enumerate(groups):
+            self._add_group(g, f"params[{i}]")
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with 'params' and any hyper-parameters,
+        the others from the optimiser's defaults), as PyTorch's: e.g. layers unfrozen
+        part-way through fine-tuning."""
+        self._add_group(param_group, "param_group")
+
+    def _add_group(self, g, name):
+        if not isinstance(g, Mapping) or "params" not in g:
+            raise ValueError(f"{name}: expected a parameter group (a dict with 'params'), got {g!r:.60}")
+        g = dict(g)
+        g["params"] = _param_list(g["params"])
+        seen = {id(p) for p in self._all_params()}
+        for p in g["params"]:
+            if id(p) in seen:
+                raise ValueError("params: some parameters appear more than once (in one group or "
+                                 "in more than one parameter group)")
+            seen.add(id(p))
+        for k, v in self.defaults.items():
+            g.setdefault(k, v)
+        self._check_group(g)
+        self.param_groups.append(g)
+
+    def step(self, closure=None):
+        """One update from the gradients. ``closure`` (optional, as PyTorch's): called
+        first (it recomputes the loss and the gradients); its result is returned."""
+        loss = None if closure is None else closure()
+        self._step()
+        return loss
+
+    def _step(self):
+        raise NotImplementedError(f"{type(self).__name__}._step")
 
     def _check_group(self, g):
         """Validate the hyper-parameters in ``g`` (in place: numbers become floats)."""
@@ -239,7 +257,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
-    def step(self):
+    def _step(self):
         for g in self.param_groups:
             lr, mom, damp, wd, nest = (g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
                                        g["nesterov"])
@@ -298,7 +316,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad))
 
-    def step(self):
+    def _step(self):
         for g in self.param_groups:
             lr, (b1, b2), eps, wd, ams = (g["lr"], g["betas"], g["eps"], g["weight_decay"],
                                           g["amsgrad"])
