@@ -155,8 +155,9 @@ class Word2Vec:
         ``update=True`` grows a trained model's vocabulary instead, as gensim's does:
         the counts of known words grow by their counts in this corpus, its new words
         with count >= min_count are appended (in the order it first has them) with
-        fresh random vectors (their output weights start at zero), and the noise distribution, subsampling and Huffman
-        tree are rebuilt from the summed counts. The vectors of known words are kept.
+        fresh random vectors (their output weights start at zero), and the noise
+        distribution, subsampling and Huffman tree are rebuilt from the summed
+        counts. The vectors of known words are kept.
         ``corpus_count`` / ``corpus_total_words`` then describe this corpus, so that
         ``train(..., total_examples=model.corpus_count)`` schedules over it."""
         sentences = _either_name(sentences, corpus_iterable)
