@@ -157,7 +157,10 @@ def test_duplicates_keep_first_with_warning(tmp_path):
     (b"2 3\nhello 1 2 3\nworld 4 5\n", "bad.vec:3: expected 3 numbers after the word, got 2"),
     (b"2 3\nhello 1 2 3\nworld 4 5 6 7\n", "bad.vec:3: expected 3 numbers after the word, got 4"),
     (b"3 3\nhello 1 2 3\nworld 4 5 6\n", "truncated"),
-    (b"3 3\nhello 1 2 3\nworld 4 5 6\nagain 7 8 9", "bad.vec:4: truncated: the last line has no newline"),
+    # a damaged first line of a text file (it was taken for binary and loaded as garbage)
+    (b"2 3\nking 0.1 abc 0.3\nqueen 0.1 0.2 0.3\n", "bad.vec:2: not a number: b'abc'"),
+    (b"2 3\nking 0.1 0.2\nqueen 0.1 0.2 0.3\n", "bad.vec:2: expected 3 numbers after the word, got 2"),
+    (b"2 3\nking 0.1 0.2 0.3 0.4\nqueen 0.1 0.2 0.3\n", "bad.vec:2: expected 3 numbers after the word, got 4"),
     (b"2 3\nhello 1 2 3\nworld 4 5 6\nextra 7 8 9\n", "bad.vec:4: header says 2 vectors, but more lines follow"),
     (b"2 3\nhello 1 2 3\nworld 4 nan 6\n", "line 3: the vector of 'world' holds NaN"),
     (b"hello 1 2 3\nworld 4 5\n", "bad.vec:2: expected 3 numbers after the word, got 2"),
@@ -173,6 +176,14 @@ def test_bad_word2vec_files(tmp_path, content, needle):
     assert needle in one_line(e) and "bad.vec" in str(e.value)
 
 
+def test_text_without_a_final_newline_loads_with_a_warning(tmp_path):
+    """As gensim reads it (files written with "\\n".join(lines))."""
+    (tmp_path / "v.txt").write_bytes(b"2 3\nhello 1 2 3\nworld 4 5 6")
+    with pytest.warns(UserWarning, match="the last line \\(3\\) has no newline"):
+        kv = KeyedVectors.load(tmp_path / "v.txt")
+    assert kv["world"].tolist() == [4, 5, 6]
+
+
 def test_binary_extra_data_after_header_count(tmp_path):
     kv = make_kv(n=3, dim=2)
     kv.save(tmp_path / "v.bin", format="bin")
@@ -186,21 +197,27 @@ def test_binary_extra_data_after_header_count(tmp_path):
 @pytest.mark.parametrize("fmt", ["bin", "text", "native"])
 def test_every_truncation_is_an_error(tmp_path, fmt):
     """Cut the file at every byte: each cut is a one-line ValueError, or (cutting only
-    the final newline) all the vectors, unchanged."""
+    the final newline) all the vectors, unchanged; text cut inside its last number
+    loads, as gensim loads it, with a warning that the last line has no newline."""
     kv = make_kv(n=6, dim=3)
     kv.save(tmp_path / "full", format=fmt)
     data = (tmp_path / "full").read_bytes()
     cut_path = tmp_path / "cut"
     step = 1 if fmt != "native" else 7   # the native header is 4 KiB of padding
+    last_number = data.rstrip(b"\n").rfind(b" ") + 2  # cuts from here keep a digit of it
     for cut in list(range(0, len(data), step)) + [len(data) - 1]:
         cut_path.write_bytes(data[:cut])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             try:
                 back = KeyedVectors.load(cut_path)
             except ValueError as e:
                 assert "\n" not in str(e)
                 continue
+        if fmt == "text" and cut >= last_number and data[cut:] != b"\n":
+            assert any("no newline" in str(w.message) for w in caught)
+            np.testing.assert_array_equal(back.vectors[:, :-1], kv.vectors[:, :-1])
+            continue
         assert data[cut:] == b"\n", f"cut at {cut} of {len(data)} loaded {len(back)} vectors"
         np.testing.assert_array_equal(back.vectors, kv.vectors)
 

@@ -130,6 +130,10 @@ def _floats(fields):
         return None
 
 
+# what the numbers of a text vector line are made of (whitespace and printable ASCII)
+_TEXT_BYTES = bytes([9, 10, 13]) + bytes(range(32, 127))
+
+
 def _sniff_word2vec(buf, path):
     """(format, header_end, n or None, dim) of a word2vec/GloVe file held in ``buf``."""
     eol = buf.find(b"\n")
@@ -151,6 +155,11 @@ def _sniff_word2vec(buf, path):
         end = buf.find(b"\n", sp, sp + 64 * (dim + 64))
         fields = buf[sp:end].split() if end >= 0 else []
         if len(fields) == dim and _floats(fields) is not None:
+            return "text", start, n, dim
+        # not a good text line: binary if its raw vector bytes are not all text (a
+        # damaged text line must fail on its line number, not load as garbage)
+        raw = bytes(buf[sp + 1:sp + 1 + 4 * dim])
+        if dim >= 2 and len(raw) == 4 * dim and not raw.translate(None, _TEXT_BYTES):
             return "text", start, n, dim
         return "bin", start, n, dim
     fields = first.rstrip().split(b" ")
@@ -320,10 +329,7 @@ def _read_text(buf, path, start, n, dim, limit, unicode_errors, has_header):
         for raw, line_no in words:
             keys.append(_decode(raw, path, f"line {line_no}", unicode_errors))
     if keys and pos > size and not buf[size - 1:size] == b"\n":
-        if has_header:
-            # every writer of this format ends each line: this one was cut short
-            raise ValueError(f"{path}:{line0 + i - 1}: truncated: the last line has no newline, so its last "
-                             f"number may be cut short")
+        # (gensim reads it; the line has its dim numbers, but the last may be cut short)
         warnings.warn(f"{path}: the last line ({line0 + i - 1}) has no newline; if the file was cut short, "
                       f"its last number may be incomplete", stacklevel=4)
     if n is not None and i < count:
