@@ -380,3 +380,29 @@ def test_vectors_replaced_by_other_layouts(monkeypatch):
         kv.fill_norms(force=True)
         assert_same(kv.most_similar("w3", topn=5), want, tol=1e-6)
         assert_same(kv.most_similar_batch([["w3"]] * 9, topn=5)[8], want, tol=1e-6)
+
+
+def test_review_found_query_edges(tmp_path):
+    """A zero vector scores 0 (gensim's unitvec), bytes are not rows, a negative
+    restrict_vocab is refused, and vectors cut to the top N by assignment answer."""
+    rng = np.random.default_rng(3)
+    V = rng.standard_normal((9000, 300)).astype(np.float32)  # large enough for the float16 pass
+    V[5] = 0
+    kv = KeyedVectors([f"w{i}" for i in range(9000)], V)
+    assert kv.similarity("w5", "w1") == 0.0 and kv.distance("w5", "w1") == 1.0
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"w{i}\tw{i + 1}\t{i % 7}\n" for i in range(0, 40, 2)) + "w5\tw6\t3\n")
+    pearson, spearman, oov = kv.evaluate_word_pairs(pairs)
+    assert np.isfinite(pearson[0]) and np.isfinite(spearman[0]) and oov == 0
+    for q in (b"w1", bytearray(b"w1")):
+        with pytest.raises(TypeError, match="bytes"):
+            kv.most_similar(q)
+    with pytest.raises(ValueError, match="restrict_vocab"):
+        kv.most_similar("w1", restrict_vocab=-5)
+    kv.most_similar("w0")  # norms and the float16 copy exist
+    kv.vectors = kv.vectors[:8000]
+    kv.index_to_key = kv.index_to_key[:8000]
+    kv.key_to_index = {w: i for i, w in enumerate(kv.index_to_key)}
+    top = kv.most_similar("w0", topn=3)
+    ref = KeyedVectors([f"w{i}" for i in range(8000)], V[:8000]).most_similar("w0", topn=3)
+    assert [w for w, _ in top] == [w for w, _ in ref]

@@ -27,6 +27,8 @@ def _ensure_list(value):
     """gensim's reading of positive/negative: one key or vector, or a list of them."""
     if value is None:
         return []
+    if isinstance(value, (bytes, bytearray)):  # (a list of its byte values would be rows)
+        raise TypeError(f"expected str keys, got bytes {bytes(value)[:40]!r}: decode it first")
     if isinstance(value, _KEY_TYPES) or (isinstance(value, np.ndarray) and value.ndim == 1):
         return [value]
     if isinstance(value, np.ndarray) and value.ndim == 2:
@@ -227,7 +229,8 @@ class KeyedVectors:
     def fill_norms(self, force=False):
         """Compute the word norms if not yet known (``force``: recompute, e.g. after
         changing ``vectors`` in place)."""
-        if self.norms is None or force:
+        # (norms of another length: vectors reassigned, e.g. cut to the top N words)
+        if self.norms is None or force or len(self.norms) != len(self.vectors):
             self.norms = np.linalg.norm(self.vectors, axis=1).astype(np.float32, copy=False)
 
     def init_sims(self, replace=False):
@@ -243,9 +246,10 @@ class KeyedVectors:
             return self.vectors / self.norms[:, None]
 
     def _unit_rows(self, idx):
+        """Rows ``idx`` at unit length; a zero row stays zero (gensim's unitvec)."""
         self.fill_norms()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self.vectors[idx] / self.norms[idx][:, None]
+        norms = self.norms[idx]
+        return self.vectors[idx] / np.where(norms > 0, norms, 1)[:, None]
 
     # ------------------------------------------------------------------ query vectors
     def _items(self, positive, negative):
@@ -317,6 +321,10 @@ class KeyedVectors:
     # ------------------------------------------------------------------ scoring core
     def _restrict(self, restrict_vocab):
         n = len(self)
+        if restrict_vocab is not None and (isinstance(restrict_vocab, bool) or
+                                           not isinstance(restrict_vocab, (int, np.integer))
+                                           or restrict_vocab < 0):
+            raise ValueError(f"restrict_vocab: expected a whole number >= 0, got {restrict_vocab!r}")
         return n if not restrict_vocab else min(int(restrict_vocab), n)
 
     def _block_rows(self, n):
@@ -486,8 +494,8 @@ class KeyedVectors:
         return self._results(idx, val, int(topn))[0]
 
     def similarity(self, w1, w2):
-        """Cosine similarity of two words."""
-        a, b = self.get_vector(w1, norm=True), self.get_vector(w2, norm=True)
+        """Cosine similarity of two words (0 with a zero vector, as gensim's)."""
+        a, b = self._unit_rows([self.get_index(w1), self.get_index(w2)])
         return float(np.dot(a, b))
 
     def _pair_similarities(self, left, right):
