@@ -188,6 +188,7 @@ def test_build_vocab_update_learns_new_words_and_keeps_the_old(tmp_path, cfg):
     m.save(tmp_path / "m.fsw2v")
     back = Word2Vec.load(tmp_path / "m.fsw2v")
     assert back.vocab.retained_words == m.vocab.retained_words and back.wv.index_to_key == m.wv.index_to_key
+    assert back.progress is False  # saved with the model: no bars on every train()
 
 
 def test_build_vocab_update_needs_a_vocabulary():

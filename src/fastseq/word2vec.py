@@ -458,7 +458,7 @@ class Word2Vec:
 _INIT_ARGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed",
               "workers", "min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs",
               "max_final_vocab", "shared_negatives", "unicode_errors", "max_sentence_length",
-              "shrink_windows", "sorted_vocab", "compute_loss")
+              "shrink_windows", "sorted_vocab", "compute_loss", "progress")
 _SETTINGS = _INIT_ARGS
 
 
