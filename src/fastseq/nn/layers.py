@@ -370,7 +370,7 @@ class CrossEntropyLoss(Module):
             if v is not None:
                 u *= v
             losses = (lse * u.sum(axis=-1) - np.einsum("...c,...c->...", u, z)) * b
-            self._saved = ("probs", e / s, b, u, b)
+            t, a = None, b  # each position weighs b
         else:
             valid = b != 0
             if ((t[valid] < 0) | (t[valid] >= C)).any():
@@ -384,19 +384,22 @@ class CrossEntropyLoss(Module):
                 vz = z.sum(axis=-1) if v is None else z @ v
                 V = C if v is None else v.sum()
                 losses = (1 - eps) * losses + (eps / C) * b * (V * lse - vz)
-            self._saved = ("index", e / s, a, t, a, b, v)
+            u = None
+        # softmax, targets (indices or weighted probabilities), the weight of each
+        # position's loss (a: also the 'mean' divisor), mask x counted (b), class weights
+        self._saved = (e / s, t, u, a, b, v)
         if self.reduction == "none":
             return losses
         total = losses.sum(dtype=np.float64)
         if self.reduction == "sum":
             return float(total)
-        d = self._saved[2].sum(dtype=np.float64)
+        d = a.sum(dtype=np.float64)
         return float(total / d) if d != 0 else float("nan")
 
     def backward(self, grad=1.0):
         if self._saved is None:
             raise RuntimeError("CrossEntropyLoss.backward: call forward first")
-        kind, p, denom = self._saved[:3]
+        p, t, u, a, b, v = self._saved
         shape = p.shape[:-1] if self.reduction == "none" else ()
         try:
             gr = np.asarray(grad, dtype=np.float64)
@@ -409,15 +412,13 @@ class CrossEntropyLoss(Module):
             raise ValueError("grad: contains NaN or infinity")
         r = gr
         if self.reduction == "mean":
-            d = denom.sum(dtype=np.float64)
+            d = a.sum(dtype=np.float64)
             r = gr / d if d != 0 else gr * 0
         r = np.broadcast_to(np.asarray(r, p.dtype), shape if shape else p.shape[:-1])
         eps, C = self.label_smoothing, p.shape[-1]
-        if kind == "probs":
-            u, b = self._saved[3:]
+        if u is not None:  # probability targets
             rb = (r * b)[..., None]
             return p * (u.sum(axis=-1, keepdims=True) * rb) - u * rb
-        t, a, b, v = self._saved[3:]
         ra, rb = r * a, r * b
         coef = (1 - eps) * ra
         if eps:

@@ -181,7 +181,7 @@ def from_torch(value):
     lacks, as float32: exact); anything else as it is."""
     if type(value) is np.ndarray:  # the common case, without the attribute lookups
         return value
-    if hasattr(value, "detach") and hasattr(value, "cpu") and not isinstance(value, np.ndarray):
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()
