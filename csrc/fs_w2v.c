@@ -1,8 +1,11 @@
 /* fs_w2v.c: word2vec training over a batch of sentences, multi-threaded.
  *
- * Design: Python hands over a batch of subsampled sentences (vocabulary ids),
- * one learning rate per sentence, and the noise/Huffman tables. Sentences are
- * shared out to OpenMP threads dynamically; each thread owns its scratch and
+ * Design: Python hands over a batch of sentences (vocabulary ids), one learning
+ * rate per sentence, the subsampling probabilities and the noise/Huffman tables.
+ * Sentences are shared out to OpenMP threads dynamically; each thread subsamples
+ * a sentence into its scratch, then trains it (subsampling here rather than in
+ * Python takes that work off the thread that feeds the batches, which shares the
+ * cores with the training threads). Each thread owns its scratch and
  * draws its randomness from a generator seeded by the sentence index, so one
  * thread gives the same bits on every run, whatever the batch is cut into
  * threads. Updates to the weights are lock-free (Hogwild, as word2vec.c and
@@ -121,7 +124,7 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
                              const float *sent_alpha, int64_t n_sent,
                              const float *neg_prob, const int32_t *neg_alias,
                              const int64_t *hs_offset, const int32_t *hs_point,
-                             const uint8_t *hs_code,
+                             const uint8_t *hs_code, const float *keep_prob,
                              int n_threads, double *loss_out, int64_t *n_examples_out)
 {
     if (loss_out) {
@@ -152,7 +155,7 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         longest = sent_start[s + 1] - sent_start[s] > longest ? sent_start[s + 1] - sent_start[s] : longest;
     }
     for (int64_t t = sent_start[0]; t < sent_start[n_sent]; t++) {
-        if (tokens[t] < 0 || tokens[t] >= n_vocab) {
+        if (tokens[t] < FS_W2V_SEP || tokens[t] >= n_vocab) {
             return FS_ERR_ARG;
         }
     }
@@ -196,7 +199,9 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         sc.coef = malloc(sizeof(float) * (size_t)max_in);
         sc.neg_a = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
         sc.neg_b = malloc(sizeof(int32_t) * (size_t)(p->negative + 1));
-        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h && sc.coef && sc.neg_a && sc.neg_b;
+        int32_t *sen = malloc(sizeof(int32_t) * (size_t)(longest > 0 ? longest : 1));
+        int ok = sc.in && sc.out && sc.label && sc.din && sc.S && sc.h && sc.coef && sc.neg_a && sc.neg_b &&
+                 sen;
         if (!ok) {
 #pragma omp atomic write
             err = FS_ERR_NOMEM;
@@ -210,8 +215,12 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
                 continue;
             }
             uint64_t rng = fs_mix64(p->seed + (uint64_t)s * 0x9e3779b97f4a7c15ULL);
-            if (fn(p, &m, &tb, tokens + sent_start[s], sent_start[s + 1] - sent_start[s],
-                   sent_alpha[s], rng, &sc, &loss, &n_ex)) {
+            /* subsampling draws from its own stream, so that the training draws are
+             * the same with and without it */
+            uint64_t sub_rng = fs_mix64(rng ^ 0x5851f42d4c957f2dULL);
+            int64_t len = fs_w2v_subsample(tokens + sent_start[s], sent_start[s + 1] - sent_start[s],
+                                           keep_prob, &sub_rng, sen);
+            if (fn(p, &m, &tb, sen, len, sent_alpha[s], rng, &sc, &loss, &n_ex)) {
 #pragma omp atomic write
                 err = FS_ERR_NONFINITE;
             }
@@ -225,6 +234,7 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         free(sc.coef);
         free(sc.neg_a);
         free(sc.neg_b);
+        free(sen);
     }
     if (loss_out) {
         *loss_out = loss;
@@ -233,6 +243,29 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
         *n_examples_out = n_ex;
     }
     return (fs_status)err;
+}
+
+int64_t fs_w2v_subsample(const int32_t *tokens, int64_t n, const float *keep_prob, uint64_t *rng,
+                         int32_t *out)
+{
+    int64_t k = 0;
+    if (!keep_prob) {
+        for (int64_t i = 0; i < n; i++) {
+            out[k] = tokens[i];
+            k += tokens[i] != FS_W2V_SEP;
+        }
+        return k;
+    }
+    /* branch-free: which words stay is random, so a branch on it mispredicts often;
+     * every word draws, a separator reads probability -1 (never kept) */
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t w = tokens[i];
+        const float kp = w != FS_W2V_SEP ? keep_prob[w] : -1.0f;
+        const float u = (float)(fs_rand64(rng) >> 40) * (1.0f / 16777216.0f);
+        out[k] = w;
+        k += u < kp;
+    }
+    return k;
 }
 
 fs_status fs_alias_build(const double *weights, int64_t n, float *prob, int32_t *alias)

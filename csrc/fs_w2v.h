@@ -1,5 +1,5 @@
 /* fs_w2v.h: word2vec training kernels (skip-gram / CBOW, negative sampling /
- * hierarchical softmax) over a batch of already-subsampled sentences. */
+ * hierarchical softmax) over a batch of sentences, with frequent-word subsampling. */
 #ifndef FS_W2V_H
 #define FS_W2V_H
 
@@ -20,8 +20,14 @@ typedef struct {
     uint64_t seed;            /* sentence s draws from fs_mix64(seed + s) */
 } fs_w2v_params;
 
+/* Id of the sentence separator in a token stream: never trained, skipped. */
+#define FS_W2V_SEP (-1)
+
 /* Train on sentences tokens[sent_start[s] .. sent_start[s+1]), s < n_sent, with
- * learning rate sent_alpha[s]. Tokens are vocabulary ids in [0, n_vocab).
+ * learning rate sent_alpha[s]. Tokens are vocabulary ids in [0, n_vocab) or
+ * FS_W2V_SEP, which is skipped (the stream's sentence ends may stay in the spans).
+ * With keep_prob (n_vocab; NULL: keep every word), each sentence is first
+ * subsampled by fs_w2v_subsample with a generator drawn from the sentence's seed.
  *
  * INOUT (updated in place, Hogwild across threads):
  *   syn0    (n_vocab, dim)      input vectors
@@ -39,8 +45,15 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
                              const float *sent_alpha, int64_t n_sent,
                              const float *neg_prob, const int32_t *neg_alias,
                              const int64_t *hs_offset, const int32_t *hs_point,
-                             const uint8_t *hs_code,
+                             const uint8_t *hs_code, const float *keep_prob,
                              int n_threads, double *loss_out, int64_t *n_examples_out);
+
+/* Frequent-word subsampling of tokens[0..n): word w stays with probability
+ * keep_prob[w] (one uniform draw from *rng for each token; keep_prob NULL keeps
+ * every word and draws nothing). FS_W2V_SEP is dropped. Writes the kept ids to
+ * out (room for n) in order and returns how many. */
+int64_t fs_w2v_subsample(const int32_t *tokens, int64_t n, const float *keep_prob, uint64_t *rng,
+                         int32_t *out);
 
 /* Walker/Vose alias table for sampling i with probability weights[i] / sum(weights).
  * OUT: prob (n), alias (n). FS_ERR_ARG if n <= 0 or a weight is negative / all are zero. */

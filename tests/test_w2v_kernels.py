@@ -96,11 +96,64 @@ def test_bad_token_ids_are_rejected():
     vocab, syn0, syn1neg, _ = _setup()
     prob, alias = _w2v.alias_table(np.ones(len(vocab)))
     p = _w2v.Params(16, 2, 2, False, True)
-    for bad in ([0, 99], [-1, 0]):
+    for bad in ([0, 99], [-2, 0]):  # (-1 is the separator: skipped)
         with pytest.raises(ValueError, match="invalid argument"):
             _w2v.train_batch(p, syn0, syn1neg, None, np.array(bad, dtype=np.int32),
                              np.array([0, 2], dtype=np.int64), np.array([0.01], dtype=np.float32),
                              prob, alias, None, None, None, 1)
+
+
+def test_kernel_subsamples_and_skips_separators():
+    """The kernel drops separators (-1) and the words keep_prob says to drop: with
+    probabilities 0 and 1 the result equals training the sentence without them;
+    with 1 everywhere it equals no subsampling (the training draws are the same)."""
+    vocab, syn0, syn1neg, _ = _setup()
+    prob, alias = _w2v.alias_table(np.ones(len(vocab)))
+    p = _w2v.Params(16, 2, 2, False, False, seed=9)
+    alpha = np.array([0.05], dtype=np.float32)
+
+    def run(tokens, keep=None):
+        a, b = syn0.copy(), syn1neg.copy()
+        tokens = np.array(tokens, dtype=np.int32)
+        _w2v.train_batch(p, a, b, None, tokens, np.array([0, len(tokens)], dtype=np.int64), alpha,
+                         prob, alias, None, None, None, 1, keep)
+        return a, b
+
+    sentence = [0, 1, 3, 2, 4, 3, 5, 6, 3, 7]
+    keep = np.ones(len(vocab), dtype=np.float32)
+    keep[3] = 0.0
+    want = run([w for w in sentence if w != 3])
+    for got in (run(sentence, keep), run([-1] + sentence[:4] + [-1] + sentence[4:] + [-1], keep),
+                run([w for w in sentence if w != 3] + [-1], np.ones(len(vocab), dtype=np.float32))):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert not np.array_equal(run(sentence)[0], want[0])
+    with pytest.raises(ValueError, match="keep_prob"):
+        run(sentence, keep[:3])
+
+
+def test_subsample_keeps_each_word_at_its_rate():
+    rng = np.random.default_rng(6)
+    n = 50
+    counts = (1e6 / np.arange(1, n + 1) ** 1.1).astype(np.int64)
+    keep = Vocab([f"w{i}" for i in range(n)], counts).keep_probabilities(1e-2)
+    ids = rng.choice(n, size=400000, p=counts / counts.sum()).astype(np.int32)
+    ids[::100] = -1  # separators are dropped
+    kept = _w2v.subsample(ids, keep, 17)
+    seen = np.bincount(ids[ids >= 0], minlength=n)
+    got = np.bincount(kept, minlength=n)
+    assert keep[0] < 0.5 and keep[-1] == 1.0 and (kept >= 0).all()
+    for w in (0, 1, 2, 5, 10, n - 1):
+        se = np.sqrt(keep[w] * (1 - keep[w]) / seen[w])
+        assert abs(got[w] / seen[w] - keep[w]) < 5 * se + 1e-3, (w, got[w] / seen[w], keep[w])
+    # the kept words in their order; another seed keeps another subset
+    pos = np.flatnonzero(ids >= 0)
+    assert np.isin(kept, ids).all() and len(kept) < len(pos)
+    again = _w2v.subsample(ids, keep, 18)
+    assert not np.array_equal(again, kept)
+    assert np.array_equal(_w2v.subsample(ids, np.ones(n, dtype=np.float32), 1), ids[pos])
+    with pytest.raises(ValueError, match=r"tokens\[3\]"):
+        _w2v.subsample(np.array([0, 1, 2, n], dtype=np.int32), keep, 1)
 
 
 def test_shape_errors_name_the_argument():

@@ -164,32 +164,40 @@ def test_generator_is_rejected():
 
 
 def test_subsampling_keep_rate_matches_formula():
-    rng = np.random.default_rng(6)
     n = 50
     counts = (1e6 / np.arange(1, n + 1) ** 1.1).astype(np.int64)
     v = Vocab([f"w{i}" for i in range(n)], counts)
-    model = Word2Vec(sample=1e-2, seed=7)
-    model._set_vocab(v)
     keep = v.keep_probabilities(1e-2)
     for w in (0, 1, 5, 30):
         assert keep[w] == pytest.approx(reference.keep_probability(counts[w], 1e-2, counts.sum()), rel=1e-6)
     assert keep[0] < 0.5 and keep[-1] == 1.0
-    ids = rng.choice(n, size=400000, p=counts / counts.sum()).astype(np.int32)
-    stream = np.concatenate([np.append(chunk, SEP) for chunk in np.array_split(ids, 4000)]).astype(np.int32)
-    prod = _Producer(model, None, 1, 0.025, 0.0001, len(ids))
+
+
+def test_training_subsamples_at_the_formula_rate_redrawn_every_epoch():
+    """End to end through the kernel: CBOW makes one prediction per kept word that
+    has a context word, so each epoch's count is the expected number of kept words
+    (sentences of 40: nearly every kept word has a neighbour), and differs between
+    epochs."""
+    rng = np.random.default_rng(3)
+    n = 30
+    p = 1.0 / np.arange(1, n + 1)
+    sentences = [[f"w{i}" for i in rng.choice(n, size=40, p=p / p.sum())] for _ in range(500)]
+    m = Word2Vec(sentences=sentences, sg=0, min_count=1, sample=2e-3, epochs=3, workers=2, seed=5,
+                 progress=False, window=5)
+    counts = Counter(w for s in sentences for w in s)
+    keep = m.vocab.keep_probabilities(2e-3)
+    expected = sum(keep[m.vocab.index[w]] * c for w, c in counts.items())
+    sd = np.sqrt(sum(keep[m.vocab.index[w]] * (1 - keep[m.vocab.index[w]]) * c for w, c in counts.items()))
+    assert expected < 0.6 * sum(counts.values())  # the sample really bites
+    for got in m.epoch_examples:
+        assert abs(got - expected) < 5 * sd + 0.01 * expected, (got, expected, sd)
+    assert len(set(m.epoch_examples)) == 3
+    # the batches hand the kernel whole sentences with their separators
+    prod = _Producer(m, None, 1, 0.025, 0.0001, 10)
+    stream = np.array([0, 1, SEP, 2, SEP, SEP, 3, 4, 5, SEP], dtype=np.int32)
     batch = prod._make_batch(stream, epoch=0, b=0, done=0)
-    seen = np.bincount(ids, minlength=n)
-    kept = np.bincount(batch.tokens, minlength=n)
-    for w in (0, 1, 2, 5, 10):
-        rate = kept[w] / seen[w]
-        se = np.sqrt(keep[w] * (1 - keep[w]) / seen[w])
-        assert abs(rate - keep[w]) < 5 * se + 1e-3, (w, rate, keep[w])
-    # redrawn every epoch: another epoch keeps a different subset
-    batch2 = prod._make_batch(stream, epoch=1, b=0, done=0)
-    assert not np.array_equal(batch.tokens, batch2.tokens)
-    # sentence spans still cover the kept tokens in order
-    assert batch.sent_start[0] == 0 and batch.sent_start[-1] == len(batch.tokens)
-    assert len(batch.sent_start) == 4001
+    assert batch.sent_start.tolist() == [0, 3, 5, 6, 10] and batch.words == 6
+    assert batch.tokens.tolist() == stream.tolist()
 
 
 def test_learning_rate_decays_linearly_over_all_epochs():

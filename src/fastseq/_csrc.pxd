@@ -28,8 +28,11 @@ cdef extern from "fs_w2v.h" nogil:
                                  const float *sent_alpha, int64_t n_sent,
                                  const float *neg_prob, const int32_t *neg_alias,
                                  const int64_t *hs_offset, const int32_t *hs_point,
-                                 const uint8_t *hs_code,
+                                 const uint8_t *hs_code, const float *keep_prob,
                                  int n_threads, double *loss_out, int64_t *n_examples_out)
+
+    int64_t fs_w2v_subsample(const int32_t *tokens, int64_t n, const float *keep_prob,
+                             uint64_t *rng, int32_t *out)
 
     fs_status fs_alias_build(const double *weights, int64_t n, float *prob, int32_t *alias)
 

@@ -48,12 +48,14 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
                 const float[::1] sent_alpha,
                 const float[::1] neg_prob, const int32_t[::1] neg_alias,
                 const int64_t[::1] hs_offset, const int32_t[::1] hs_point,
-                const uint8_t[::1] hs_code, int n_threads=1):
+                const uint8_t[::1] hs_code, int n_threads=1, const float[::1] keep_prob=None):
     """Train one batch in place; returns (summed loss, number of predictions).
 
     Sentences are tokens[sent_start[s]:sent_start[s+1]] with learning rate
-    sent_alpha[s]. syn1neg/neg_* are None without negative sampling and
-    syn1/hs_* are None without hierarchical softmax."""
+    sent_alpha[s]; a token -1 (the id stream's sentence separator) is skipped.
+    syn1neg/neg_* are None without negative sampling and syn1/hs_* are None
+    without hierarchical softmax. keep_prob (one per word) subsamples each
+    sentence first; None keeps every word."""
     cdef int64_t n_vocab = syn0.shape[0]
     cdef int dim = p.c.dim
     _check_rows("syn0", syn0, n_vocab, dim)
@@ -71,6 +73,8 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
             raise ValueError(f"hs_offset: expected length {n_vocab + 1}, got {hs_offset.shape[0]}")
         if hs_point.shape[0] != hs_code.shape[0] or hs_point.shape[0] < hs_offset[n_vocab]:
             raise ValueError("hs_point/hs_code: shorter than hs_offset says")
+    if keep_prob is not None and keep_prob.shape[0] != n_vocab:
+        raise ValueError(f"keep_prob: expected length {n_vocab}, got {keep_prob.shape[0]}")
     cdef int64_t n_sent = sent_start.shape[0] - 1
     if n_sent < 0:
         raise ValueError("sent_start: needs at least one entry")
@@ -93,6 +97,7 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
     cdef const uint8_t *hc = &hs_code[0] if (p.c.hs and hs_code.shape[0]) else NULL
     cdef const int32_t *tok = &tokens[0]
     cdef const float *sa = &sent_alpha[0] if n_sent else NULL
+    cdef const float *kp = &keep_prob[0] if keep_prob is not None else NULL
     cdef double loss = 0.0
     cdef int64_t n_ex = 0
     cdef fs_status st
@@ -100,9 +105,27 @@ def train_batch(Params p, float[:, ::1] syn0, float[:, ::1] syn1neg, float[:, ::
         raise ValueError("hs_point: empty (a vocabulary of one word has no tree)")
     with nogil:
         st = fs_w2v_train_batch(&p.c, &syn0[0, 0], s1n, s1, n_vocab, tok, &sent_start[0],
-                                sa, n_sent, np_, na, ho, hp, hc, n_threads, &loss, &n_ex)
+                                sa, n_sent, np_, na, ho, hp, hc, kp, n_threads, &loss, &n_ex)
     check_status(st, "word2vec training")
     return loss, n_ex
+
+
+def subsample(const int32_t[::1] tokens, const float[::1] keep_prob, uint64_t seed):
+    """The kernel's subsampling of one token run (fs_w2v_subsample) with a
+    generator seeded by ``seed``: the kept ids, separators (-1) dropped."""
+    import numpy as np
+    cdef int64_t n = tokens.shape[0], i, k = 0
+    cdef int64_t n_vocab = keep_prob.shape[0]
+    for i in range(n):
+        if tokens[i] < -1 or tokens[i] >= n_vocab:
+            raise ValueError(f"tokens[{i}]: {tokens[i]} is not a word id below {n_vocab} or -1")
+    out = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] o = out
+    cdef uint64_t rng = seed
+    if n:
+        with nogil:
+            k = fs_w2v_subsample(&tokens[0], n, &keep_prob[0], &rng, &o[0])
+    return out[:k]
 
 
 def alias_table(const double[::1] weights):

@@ -1,13 +1,14 @@
 """word2vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
 
-The heavy lifting is in csrc/fs_w2v.c; this module does the vocabulary,
-subsampling, batching, learning-rate schedule, progress and model I/O.
+The heavy lifting is in csrc/fs_w2v.c (training and frequent-word subsampling);
+this module does the vocabulary, batching, learning-rate schedule, progress and
+model I/O.
 
 Data flow of ``train``: a producer thread reads the corpus, maps words to ids
 (first epoch; the ids are cached in a temporary file for later epochs), cuts
-the id stream into batches of whole sentences, subsamples them and computes
-each sentence's learning rate; the main thread hands each batch to the C
-kernel, which releases the GIL and runs on all threads.
+the id stream into batches of whole sentences and computes each sentence's
+learning rate; the main thread hands each batch to the C kernel, which releases
+the GIL and runs on all threads, each subsampling a sentence before training it.
 """
 from __future__ import annotations
 
@@ -204,8 +205,7 @@ class Word2Vec:
 
     def _set_vocab(self, vocab):
         self.vocab = vocab
-        # index -1 (SEP) reads the appended 2.0: separators are always kept
-        self._keep_prob_sep = np.append(vocab.keep_probabilities(self.sample), np.float32(2.0))
+        self._keep_prob = vocab.keep_probabilities(self.sample)  # the kernel subsamples
         if self.negative:
             self._neg_prob, self._neg_alias = _w2v.alias_table(vocab.noise_weights(self.ns_exponent))
         else:
@@ -274,6 +274,7 @@ class Word2Vec:
                              bool(self.cbow_mean), self.shared_negatives, simd_level(), 0,
                              self.shrink_windows)
         hs_offset, hs_point, hs_code = self._hs
+        keep_prob = self._keep_prob if self.sample > 0 else None
         syn0 = self.wv.vectors
 
         bar = _bar(progress, "train", unit="word", total=total)
@@ -293,7 +294,7 @@ class Word2Vec:
                     loss, n_ex = _w2v.train_batch(
                         params, syn0, self.syn1neg, self.syn1, batch.tokens, batch.sent_start,
                         batch.sent_alpha, self._neg_prob, self._neg_alias, hs_offset, hs_point, hs_code,
-                        threads)
+                        threads, keep_prob)
                 except FloatingPointError:
                     raise FloatingPointError(
                         f"training diverged in epoch {batch.epoch + 1} at learning rate "
@@ -479,7 +480,7 @@ class _Batch:
 
 
 class _Producer:
-    """Background thread: corpus -> ids (cached after epoch 1) -> subsampled batches."""
+    """Background thread: corpus -> ids (cached after epoch 1) -> batches of sentences."""
 
     def __init__(self, model, corpus, epochs, a0, a1, total):
         self.model = model
@@ -561,33 +562,25 @@ class _Producer:
                 yield ids
 
     def _make_batch(self, ids, epoch, b, done):
-        """Subsample (redrawn every epoch), index sentences, learning rate per sentence."""
-        m = self.model
+        """Index sentences and give each its learning rate. The kernel subsamples
+        each sentence, with draws seeded by the batch's seed (redrawn every epoch),
+        and skips the separators (SEP) the spans keep."""
         raw_sep = np.flatnonzero(ids == SEP)
         ns = len(raw_sep)
         words = len(ids) - ns
-        # np.compress, not ids[mask]: boolean indexing is ~4x slower on a random mask
-        if m.sample > 0:
-            rng = np.random.default_rng([m.seed, epoch, b])
-            r = rng.random(len(ids), dtype=np.float32)
-            # SEP (-1) reads the last entry, 2.0: always kept
-            kept = np.compress(r < m._keep_prob_sep.take(ids), ids)
-        else:
-            kept = ids
-        kept_sep = np.flatnonzero(kept == SEP)
         sent_start = np.empty(ns + 1, dtype=np.int64)
         sent_start[0] = 0
-        sent_start[1:] = kept_sep - np.arange(ns)  # sentence s ends here in the tokens array
-        tokens = np.compress(kept >= 0, kept)
+        sent_start[1:] = raw_sep + 1  # sentence s ends with its separator
         # learning rate by words processed (before subsampling) at each sentence's start
-        before = np.concatenate(([0], raw_sep[:-1] + 1)) - np.arange(ns)
+        before = sent_start[:-1] - np.arange(ns)
         progress = (done + before) / self.total
         # (end_alpha may exceed start_alpha, as gensim allows: a linear ramp either way)
         alpha = (self.a0 - (self.a0 - self.a1) * np.minimum(progress, 1.0)).astype(np.float32)
         batch = _Batch()
-        batch.tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        batch.tokens = np.ascontiguousarray(ids, dtype=np.int32)
         batch.sent_start = sent_start
         batch.sent_alpha = alpha
+        m = self.model
         batch.seed = (((m.seed * 1000003) ^ epoch) * 1000003 + b) & 0xFFFFFFFFFFFFFFFF
         batch.epoch = epoch
         batch.words = words
