@@ -94,10 +94,46 @@ def test_max_vocab_size_prunes_while_counting(tmp_path):
     path = _write(tmp_path / "c.txt", "\n".join(lines) + "\n")
     corpus = Corpus(corpus_file=path)
     counts, raw, _ = corpus.count_words(max_vocab_size=1000)
-    assert len(counts) <= 1000 + 1  # bounded (pruned after each chunk)
+    assert len(counts) <= 1000  # bounded (pruned at the word that overflows)
     assert counts["the"] == counts["cat"] == counts["sat"] == 50000
     assert raw == 250000
     del rng
+
+
+def _pruned_per_word(words, max_size):
+    """word2vec.c's LearnVocabFromTrainFile + ReduceVocab, one word at a time."""
+    counts, min_reduce = {}, 1
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+        while len(counts) > max_size:
+            counts = {k: c for k, c in counts.items() if c > min_reduce}
+            min_reduce += 1
+    return counts
+
+
+@pytest.mark.parametrize("chunk", [16, 300, 1 << 18])
+def test_max_vocab_size_prunes_at_the_same_word_however_the_corpus_comes(tmp_path, monkeypatch, chunk):
+    """A file read in any chunk size, its .gz and the same sentences from Python
+    prune at the same words, as word2vec.c does (checked at every word)."""
+    import fastseq.corpus
+    monkeypatch.setattr(fastseq.corpus, "CHUNK_BYTES", chunk)
+    rng = np.random.default_rng(4)
+    sentences = [[f"w{int(i)}" for i in rng.zipf(1.3, size=rng.integers(1, 30)) if i < 10**6]
+                 for _ in range(800)]
+    sentences = [s for s in sentences if s]
+    text = "\n".join(" ".join(s) for s in sentences) + "\n"
+    plain = _write(tmp_path / "c.txt", text)
+    gz = tmp_path / "c.txt.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write(text)
+    words = [w for s in sentences for w in s]
+    for max_size in (50, 200, 1000):
+        want = _pruned_per_word(words, max_size)
+        assert len(want) < len(set(words))  # it did prune
+        for corpus in (Corpus(corpus_file=plain), Corpus(corpus_file=gz), Corpus(sentences=sentences)):
+            counts, raw, _ = corpus.count_words(max_vocab_size=max_size)
+            assert list(counts.items()) == list(want.items()), (corpus.name, max_size)
+            assert raw == len(words)
 
 
 def test_invalid_utf8_is_an_error_with_line_number(tmp_path):

@@ -17,7 +17,7 @@ import os
 import re
 import stat
 from collections import Counter
-from itertools import repeat
+from itertools import filterfalse, repeat
 
 import numpy as np
 
@@ -164,11 +164,17 @@ class Corpus:
     def count_words(self, max_vocab_size=None, on_progress=None):
         """One streaming pass. Returns (counts dict in first-seen order, raw tokens,
         sentences: a file's lines that hold a word, the last one without a newline
-        included, as gensim's corpus_count counts them)."""
+        included, as gensim's corpus_count counts them).
+
+        With ``max_vocab_size``, word2vec.c's pruning: at the word that takes the
+        count past ``max_vocab_size`` distinct words, the words seen at most once
+        are dropped, then at most twice, ... (the bar stays raised for later
+        prunings) until it fits. Checked at every word, so that a file, its .gz and
+        the same sentences from Python prune alike."""
         raw = 0
         n_sent = 0
         open_line = False  # the line the last block ended in holds a word
-        min_reduce = 1
+        pruner = _Pruner(max_vocab_size) if max_vocab_size else None
 
         counter = Counter()
         for block in self.iter_token_blocks():
@@ -187,18 +193,21 @@ class Corpus:
                     n_sent -= len(_BLANK_LINE.findall(block, first, last + 1))
                     tail = block[last + 1:]
                     open_line = bool(tail) and not tail.isspace()
-                counter.update(toks)
+                if pruner:
+                    counter = pruner.feed(counter, toks)
+                else:
+                    counter.update(toks)
                 raw += len(toks)
             else:
-                for sentence in block:
-                    counter.update(sentence)
-                    raw += len(sentence)
+                if pruner:
+                    toks = [w for sentence in block for w in sentence]
+                    counter = pruner.feed(counter, toks)
+                    raw += len(toks)
+                else:
+                    for sentence in block:
+                        counter.update(sentence)
+                        raw += len(sentence)
                 n_sent += len(block)
-            if max_vocab_size and len(counter) > max_vocab_size:
-                # word2vec.c's ReduceVocab: drop rare words, raising the bar until it fits
-                while len(counter) > max_vocab_size:
-                    counter = Counter({w: c for w, c in counter.items() if c > min_reduce})
-                    min_reduce += 1
             if on_progress is not None:
                 on_progress(raw)
         n_sent += open_line
@@ -249,6 +258,33 @@ class Corpus:
                 yield arr[:end]
         if len(carry):
             yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+
+
+class _Pruner:
+    """Counting under max_vocab_size with word2vec.c's ReduceVocab, checked at every
+    word. The word that overflows is found at C speed: the new words of a run in
+    order of first appearance, then the first appearance of the one too many."""
+
+    def __init__(self, max_size):
+        self.max_size = max_size
+        self.min_reduce = 1
+
+    def feed(self, counter, toks):
+        while toks:
+            room = self.max_size - len(counter)  # new words that still fit
+            if len(toks) > room:
+                new = list(filterfalse(counter.__contains__, dict.fromkeys(toks)))
+                if len(new) > room:
+                    end = toks.index(new[room]) + 1
+                    counter.update(toks[:end])
+                    while len(counter) > self.max_size:  # drop rare words, raising the bar until it fits
+                        counter = Counter({w: c for w, c in counter.items() if c > self.min_reduce})
+                        self.min_reduce += 1
+                    toks = toks[end:]
+                    continue
+            counter.update(toks)
+            break
+        return counter
 
 
 def _last_sep(arr):
