@@ -36,6 +36,23 @@ def _ensure_list(value):
     return list(value)
 
 
+def _grown(arr, rows, spare, last):
+    """(``arr`` with ``rows`` appended, (it, its buffer)). ``last`` is what the previous
+    call returned for this array: when ``arr`` is still that view and its buffer has
+    room, the rows go in place; otherwise all is copied to a new buffer, with room for
+    a quarter more when ``spare``."""
+    n, m = len(arr), len(rows)
+    if last is not None and arr is last[0] and len(last[1]) >= n + m:
+        buf = last[1]
+        buf[n:n + m] = rows
+    else:
+        buf = np.empty((n + m + (n // 4 + 16 if spare else 0),) + arr.shape[1:], dtype=arr.dtype)
+        buf[:n] = arr
+        buf[n:n + m] = rows
+    out = buf[:n + m]
+    return out, (out, buf)
+
+
 class KeyedVectors:
     """A set of word vectors (what ``Word2Vec.wv`` is).
 
@@ -52,6 +69,10 @@ class KeyedVectors:
         Their vectors; kept as float32 (without a copy when already float32).
     counts : array_like of int, optional
         Corpus count of each word.
+
+    gensim's form ``KeyedVectors(vector_size, count=0)`` makes an empty set (or
+    ``count`` empty slots, which ``add_vector`` fills in order) to grow with
+    ``add_vector`` / ``add_vectors`` / ``kv[keys] = vectors``.
     """
 
     #: A single query over at least 2M numbers (``n * dim``, e.g. 7k x 300) first scores
@@ -62,7 +83,23 @@ class KeyedVectors:
     #: remade when the norms are (``fill_norms(force=True)``). False: never make it.
     float16_search = True
 
-    def __init__(self, keys, vectors, counts=None):
+    def __init__(self, keys=None, vectors=None, counts=None, *, vector_size=None, count=0,
+                 dtype=np.float32, mapfile_path=None):
+        if isinstance(keys, Integral) and not isinstance(keys, bool):
+            # gensim's KeyedVectors(vector_size, count=0, dtype=float32)
+            if vector_size is not None:
+                raise TypeError("vector_size given twice")
+            vector_size, keys = keys, None
+            if vectors is not None:
+                count, vectors = vectors, None
+        if vector_size is not None:
+            if keys is not None or vectors is not None or counts is not None:
+                raise TypeError("give keys and vectors, or gensim's vector_size (and count), not both")
+            self._init_slots(vector_size, count, dtype)
+            return
+        if keys is None or vectors is None:
+            raise TypeError("KeyedVectors(keys, vectors, counts=None), or gensim's KeyedVectors(vector_size, "
+                            "count=0)")
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"vectors: expected a 2-D array, got shape {vectors.shape}")
@@ -85,6 +122,22 @@ class KeyedVectors:
         self.counts = counts
         self.norms = None
         self._half = None
+        self.next_index = len(keys)
+
+    def _init_slots(self, vector_size, count, dtype):
+        if np.dtype(dtype) != np.float32:
+            raise ValueError(f"dtype {np.dtype(dtype)}: fastseq keeps vectors as float32")
+        for name, v, low in (("vector_size", vector_size, 1), ("count", count, 0)):
+            if not isinstance(v, Integral) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name}: expected an int >= {low}, got {v!r}")
+        self._index_to_key = [None] * int(count)  # empty slots, filled by add_vector in order
+        self._key_to_index = {}
+        self._native = None
+        self.vectors = np.zeros((int(count), int(vector_size)), dtype=np.float32)
+        self.counts = None
+        self.norms = None
+        self._half = None
+        self.next_index = 0
 
     @classmethod
     def _from_native(cls, nf):
@@ -96,6 +149,7 @@ class KeyedVectors:
         kv.counts = nf.counts
         kv.norms = nf.norms
         kv._half = None
+        kv.next_index = len(nf.vectors)
         return kv
 
     # ------------------------------------------------------------------ container
@@ -224,6 +278,124 @@ class KeyedVectors:
         if attr != "count":
             raise KeyError(f"no attribute {attr!r} (fastseq keeps only 'count')")
         return self.get_count(key)
+
+    # ------------------------------------------------------------------ growing
+    def _weights(self, weights, n):
+        w = np.asarray(weights, dtype=np.float32)
+        if w.ndim == 1 and n == 1:
+            w = w[None, :]
+        if w.shape != (n, self.vector_size):
+            raise ValueError(f"weights: expected shape ({n}, {self.vector_size}), got {w.shape}")
+        return w
+
+    def _editable(self):
+        """Keys as a list and dict, and vectors (and counts) as writable arrays of
+        their own, before a change; afterwards norms and the float16 copy are stale."""
+        keys, index = self.index_to_key, self.key_to_index  # (decoded from a native file)
+        self._native = None
+        if type(self.vectors) is not np.ndarray or not self.vectors.flags.writeable:  # (a memory map)
+            self.vectors = np.array(self.vectors, dtype=np.float32)
+        if self.counts is not None and (not self.counts.flags.writeable or type(self.counts) is not np.ndarray):
+            self.counts = np.array(self.counts, dtype=np.int64)
+        self.norms = None
+        self._half = None
+        return keys, index
+
+    def _append(self, new_keys, new_vectors, new_counts, spare=False):
+        """Rows for new keys at the end. ``spare``: leave room for more (add_vector one
+        at a time then costs O(1) amortised instead of a copy of everything each time)."""
+        keys, index = self._editable()
+        n = len(keys)
+        for k, key in enumerate(new_keys):
+            index[key] = n + k
+        keys.extend(new_keys)
+        grow = getattr(self, "_grow", {})
+        self.vectors, grow["vectors"] = _grown(self.vectors, new_vectors, spare, grow.get("vectors"))
+        if self.counts is not None or new_counts is not None:
+            old = self.counts if self.counts is not None else np.zeros(n, dtype=np.int64)
+            add = new_counts if new_counts is not None else np.zeros(len(new_keys), dtype=np.int64)
+            self.counts, grow["counts"] = _grown(old, add, spare, grow.get("counts"))
+        self._grow = grow
+
+    @staticmethod
+    def _check_key(key, where):
+        if not isinstance(key, _KEY_TYPES) or isinstance(key, bool):
+            raise TypeError(f"{where}: keys must be str or int, got {type(key).__name__} {key!r:.40}")
+
+    def add_vector(self, key, vector):
+        """Add ``vector`` under ``key``, in the next empty slot of
+        ``KeyedVectors(vector_size, count=N)`` or at the end; returns its row. A key
+        already present keeps its vector (use ``kv[key] = vector`` to replace it) and
+        its row is returned, as ``add_vectors`` without ``replace`` does."""
+        self._check_key(key, "add_vector")
+        w = self._weights(vector, 1)
+        i = self._find(key)
+        if i >= 0:
+            return i
+        keys, index = self._editable()
+        slot = self.next_index
+        if slot < len(keys) and keys[slot] is None:
+            keys[slot] = key
+            index[key] = slot
+            self.vectors[slot] = w[0]
+        else:
+            slot = len(keys)
+            self._append([key], w, None, spare=True)
+        self.next_index = slot + 1
+        return slot
+
+    def add_vectors(self, keys, weights, extras=None, replace=False):
+        """gensim's: append the vectors of new keys (in the order given); keys already
+        present keep their vectors, or get the new ones with ``replace=True``.
+        ``extras={"count": counts}`` gives their corpus counts (words added without
+        get 0). One key with a 1-D vector is accepted too."""
+        if isinstance(keys, _KEY_TYPES):
+            keys = [keys]
+        keys = list(keys)
+        for key in keys:
+            self._check_key(key, "add_vectors")
+        w = self._weights(weights, len(keys))
+        counts = None
+        if extras is not None and not hasattr(extras, "items"):
+            raise TypeError(f"extras: expected a dict such as {{'count': counts}}, got {type(extras).__name__}")
+        for name, value in (extras or {}).items():
+            if name != "count":
+                raise ValueError(f"extras: only 'count' is kept here, got {name!r}")
+            counts = np.asarray(value, dtype=np.int64).reshape(-1)
+            if counts.shape != (len(keys),):
+                raise ValueError(f"extras['count']: expected {len(keys)} counts, got shape {counts.shape}")
+        if len(set(keys)) != len(keys):
+            seen = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))
+            raise ValueError(f"keys: {dup!r} appears more than once")
+        rows = np.array([self._find(k) for k in keys], dtype=np.int64)
+        old, new = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
+        full = self.next_index >= len(self.vectors)  # no empty slots left to fill
+        if replace and len(old):
+            self._editable()
+            self.vectors[rows[old]] = w[old]
+            if counts is not None:
+                if self.counts is None:
+                    self.counts = np.zeros(len(self.vectors), dtype=np.int64)
+                self.counts[rows[old]] = counts[old]
+        if len(new):
+            self._append([keys[k] for k in new], w[new], None if counts is None else counts[new])
+        if full:
+            self.next_index = len(self.vectors)
+
+    def __setitem__(self, keys, weights):
+        """``kv["word"] = vector`` or ``kv[["a", "b"]] = vectors``: add or replace."""
+        self.add_vectors(keys, weights, replace=True)
+
+    def set_vecattr(self, key, attr, value):
+        """gensim's setter; only ``"count"`` exists here."""
+        if attr != "count":
+            raise KeyError(f"no attribute {attr!r} (fastseq keeps only 'count')")
+        i = self.get_index(key)
+        self._editable()
+        if self.counts is None:
+            self.counts = np.zeros(len(self.vectors), dtype=np.int64)
+        self.counts[i] = value
 
     # ------------------------------------------------------------------ norms
     def fill_norms(self, force=False):
@@ -716,12 +888,19 @@ class KeyedVectors:
             counts = [table[k] for k in keys]
         return cls(keys, vectors, counts=counts)
 
+    def _check_filled(self):
+        if self._index_to_key is not None and None in self._index_to_key:
+            empty = self._index_to_key.count(None)
+            raise ValueError(f"{empty} empty slot(s) left from KeyedVectors(vector_size, count=...): "
+                             "fill them with add_vector() before saving")
+
     def save(self, path, format="native"):
         """Write the vectors: ``format`` is ``"native"`` (fastseq's memory-mappable file,
         with counts), ``"bin"`` or ``"text"`` (word2vec) or ``"glove"`` (text, no header).
         Written to a temporary file renamed at the end."""
         if format not in _FORMATS:
             raise ValueError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}")
+        self._check_filled()
         if format == "native":
             self.fill_norms()
             formats.write_native(path, self.index_to_key, self.vectors, self.norms, self.counts)
@@ -733,6 +912,7 @@ class KeyedVectors:
         """gensim's writer: word2vec.c binary (``binary=True``) or text; no header gives
         GloVe's format. ``fvocab`` also writes word2vec.c's vocabulary file (needs counts).
         Words are written in row order. Atomic."""
+        self._check_filled()
         if fvocab is not None:
             if self.counts is None:
                 raise ValueError("fvocab: these vectors carry no word counts")

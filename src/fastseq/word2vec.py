@@ -263,6 +263,10 @@ class Word2Vec:
         sentences = _either_name(sentences, corpus_iterable)
         if self.vocab is None:
             raise RuntimeError("call build_vocab() first (or load a saved model)")
+        if len(self.wv) != len(self.vocab):
+            raise ValueError(f"model.wv holds {len(self.wv)} vectors for a vocabulary of {len(self.vocab)} "
+                             "words (vectors added to wv after build_vocab?); build_vocab(..., update=True) "
+                             "adds words to a model")
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
         epochs = self.epochs if epochs is None else _positive_int("epochs", epochs)
         a0 = self.alpha if start_alpha is None else _positive_float("start_alpha", start_alpha)
