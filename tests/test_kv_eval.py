@@ -127,6 +127,32 @@ def test_word_pairs(tmp_path):
         kv.evaluate_word_pairs(path, case_insensitive=False, restrict_vocab=3)
 
 
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz"])
+def test_compressed_evaluation_files_are_read(tmp_path, kind):
+    """gensim reads a .gz analogy or word-pair file; so do we (any of the three,
+    told by their first bytes), with the same results as the plain file."""
+    import bz2
+    import gzip
+    import lzma
+    kv = planted()
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+    analogies = ": capitals\nfrance paris germany berlin\nitaly rome spain madrid\nfrance paris peru lima\n"
+    pairs = "france\tparis\t9.0\ngermany\tberlin\t8.5\nfrance\tfiller1\t1.0\nitaly\trome\t7.0\n"
+    for name, text in (("q.txt", analogies), ("ws.tsv", pairs)):
+        (tmp_path / name).write_text(text)
+        with opener(tmp_path / f"{name}.{kind}", "wt") as f:
+            f.write(text)
+    plain = kv.evaluate_word_analogies(tmp_path / "q.txt")
+    packed = kv.evaluate_word_analogies(tmp_path / f"q.txt.{kind}")
+    assert packed[0] == plain[0] and [s["correct"] for s in packed[1]] == [s["correct"] for s in plain[1]]
+    assert kv.evaluate_word_pairs(tmp_path / f"ws.tsv.{kind}") == kv.evaluate_word_pairs(tmp_path / "ws.tsv")
+    # a damaged stream is an error naming the file
+    data = (tmp_path / f"q.txt.{kind}").read_bytes()
+    (tmp_path / f"cut.{kind}").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=f"cut.{kind}"):
+        kv.evaluate_word_analogies(tmp_path / f"cut.{kind}")
+
+
 def test_statistics_against_scipy():
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)

@@ -125,6 +125,28 @@ def spearman(x, y):
     return Correlation(r, _corr_pvalue(r, len(rx)))
 
 
+def _open_lines(path):
+    """The file at ``path`` for reading lines as bytes; gzip, bzip2 and xz files
+    (told by their first bytes, as corpora are) read decompressed, as gensim's
+    smart_open reads a .gz evaluation set."""
+    from .corpus import compression
+    f = open(path, "rb")
+    kind = compression(f.read(10))
+    f.seek(0)
+    return kind[1](f) if kind else f
+
+
+def _lines(f, path):
+    """(line number, raw line) of an open evaluation file; a damaged compressed
+    stream is a ValueError naming the file."""
+    import lzma
+    import zlib
+    try:
+        yield from enumerate(f, 1)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
+        raise ValueError(f"{path}: cannot decompress ({e})") from None
+
+
 # ------------------------------------------------------------------------ analogies
 def read_analogies(path, case_insensitive=True):
     """Parse a questions-words.txt style file.
@@ -136,8 +158,8 @@ def read_analogies(path, case_insensitive=True):
     path = os.fspath(path)
     sections = []
     invalid = 0
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
+    with _open_lines(path) as f:
+        for line_no, raw in _lines(f, path):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -253,8 +275,8 @@ def evaluate_word_pairs(kv, pairs, delimiter="\t", encoding="utf8", restrict_voc
     gold, left, right = [], [], []
     oov = 0
     path = os.fspath(pairs)
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
+    with _open_lines(path) as f:
+        for line_no, raw in _lines(f, path):
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as e:
