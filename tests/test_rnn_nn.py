@@ -845,3 +845,58 @@ def test_add_param_group_and_step_closure_as_torch():
     with pytest.raises(ValueError, match="param_group: expected a parameter group"):
         opt.add_param_group([b.weight])
     assert opt.step() is None
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+@pytest.mark.parametrize("kind", ["momentum", "adamw", "adam"])
+def test_a_parameter_without_gradient_is_skipped_as_in_torch(kind, set_to_none):
+    """Two heads, one used per step: with zero_grad() (torch's set_to_none=True) the
+    idle head gets no weight decay, momentum or Adam step, as a None grad in torch;
+    with set_to_none=False its zero gradient is stepped in both."""
+    torch = _torch()
+    rng = np.random.default_rng(9)
+    body, heads = nn.Linear(4, 5, seed=0), [nn.Linear(5, 3, seed=1), nn.Linear(5, 2, seed=2)]
+    tbody, theads = torch.nn.Linear(4, 5), [torch.nn.Linear(5, 3), torch.nn.Linear(5, 2)]
+    for m, t in zip([body] + heads, [tbody] + theads):
+        t.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    params = list(body.parameters()) + [p for h in heads for p in h.parameters()]
+    tparams = list(tbody.parameters()) + [p for h in theads for p in h.parameters()]
+    ours, theirs, kw = {
+        "momentum": (optim.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.05)),
+        "adamw": (optim.AdamW, torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1)),
+        "adam": (optim.Adam, torch.optim.Adam, dict(lr=0.05)),
+    }[kind]
+    opt, topt = ours(params, **kw), theirs(tparams, **kw)
+    for step, h in enumerate([0, 0, 1, 0, 1, 1]):
+        x = rng.standard_normal((6, 4)).astype(np.float32)
+        opt.zero_grad(set_to_none=set_to_none)
+        topt.zero_grad(set_to_none=set_to_none)
+        y = heads[h].forward(body.forward(x))
+        body.backward(heads[h].backward(2 * y / y.size))
+        (theads[h](tbody(torch.from_numpy(x))) ** 2).mean().backward()
+        opt.step()
+        topt.step()
+    for m, t in zip([body] + heads, [tbody] + theads):
+        for (k, v), tv in zip(m.state_dict().items(), t.state_dict().values()):
+            assert rel_err(v, tv.numpy()) < 1e-5, (k, step)
+
+
+def test_grad_assignment_and_none_as_in_torch():
+    lin = nn.Linear(2, 2, seed=0)
+    w0 = lin.weight.data.copy()
+    opt = optim.AdamW(lin.parameters(), lr=0.1, weight_decay=0.5)
+    assert not lin.weight.has_grad() and not lin.bias.has_grad()
+    opt.step()  # no gradient anywhere yet: nothing moves (torch: every grad is None)
+    np.testing.assert_array_equal(lin.weight.data, w0)
+    lin.weight.grad = np.ones((2, 2))  # an assigned gradient is stepped
+    assert lin.weight.has_grad() and lin.weight.grad.dtype == np.float32
+    opt.step()
+    assert (lin.weight.data != w0).all() and "step" not in opt.state.get(id(lin.bias), {})
+    with pytest.raises(ValueError, match=r"weight.grad: expected shape \(2, 2\)"):
+        lin.weight.grad = np.ones(3)
+    lin.weight.grad = None
+    assert not lin.weight.has_grad() and not lin.weight.grad.any()
+    lin.bias.grad[:] = 1.0  # written in place into a cleared gradient: still stepped
+    assert lin.bias.has_grad()
+    lin.zero_grad(set_to_none=False)
+    assert lin.bias.has_grad() and not lin.bias.grad.any()

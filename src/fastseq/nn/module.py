@@ -45,6 +45,12 @@ class Parameter:
 
     ``grad`` is accumulated into by ``backward`` and cleared by ``zero_grad``. A
     parameter with ``requires_grad=False`` gets no gradient and optimisers skip it.
+    ``grad`` is always an array, but as in PyTorch, where it would be None (nothing
+    accumulated into it since creation or ``zero_grad()``, whose default is
+    ``set_to_none=True``), optimisers skip the parameter: no momentum, no weight
+    decay, no step count. Producers mark what they accumulate into (``touch_rows``
+    / ``touch_all``); assigning ``grad`` marks it too, and a gradient written in
+    place into an unmarked one is still stepped when it is not all zeros.
     ``rows`` is set by sparse producers (``Embedding``): the rows of ``grad`` that
     may be non-zero since the last ``zero_grad`` (None: none, or for a dense
     parameter the whole array; ``ALL_ROWS``: the whole array, after a dense
@@ -57,14 +63,15 @@ class Parameter:
     (``p.data[0] = 1``) are not counted. Assigning ``data`` keeps the shape and
     dtype (a float64 array is converted to a float32 parameter's dtype)."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "sparse", "rows", "_version", "_name")
+    __slots__ = ("_data", "_grad", "_has_grad", "requires_grad", "sparse", "rows", "_version", "_name")
 
     def __init__(self, data, requires_grad=True, sparse=False):
         self._data = np.ascontiguousarray(from_torch(data))
         if self._data.dtype.kind != "f":
             raise ValueError(f"data: expected a floating-point array, got {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
-        self.grad = np.zeros_like(self._data)
+        self._grad = np.zeros_like(self._data)
+        self._has_grad = False  # torch's grad would be None: nothing accumulated yet
         self.sparse = bool(sparse)
         self.rows = None
         self._version = 0
@@ -76,6 +83,9 @@ class Parameter:
         merged = {**(d or {}), **(slots or {})}
         if "data" in merged:
             merged["_data"] = merged.pop("data")
+        if "grad" in merged:
+            merged["_grad"] = merged.pop("grad")
+        merged.setdefault("_has_grad", True)  # (older pickles stepped every parameter)
         merged.setdefault("_version", 0)
         merged.setdefault("_name", None)
         for k, v in merged.items():
@@ -100,17 +110,41 @@ class Parameter:
     def dtype(self):
         return self._data.dtype
 
-    def zero_grad(self):
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """Assign a gradient (``p.grad = g``; ``p.grad += g`` comes here too): it is
+        stepped. None clears it as ``zero_grad()`` does."""
+        if value is None:
+            self.zero_grad()
+            return
+        if value is not self._grad:
+            name = f"{self._name}.grad" if self._name else "grad"
+            self._grad = as_param_array(name, value, self._data).copy()
+        self.touch_all()
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradient. ``set_to_none`` (PyTorch's default): optimisers then skip
+        this parameter until something accumulates into it; False: a zero gradient
+        that is stepped (momentum and weight decay act on it)."""
+        if not set_to_none and not self._has_grad and not self.sparse:
+            self._has_grad = bool(self._grad.any())  # (written in place: torch's would be a tensor)
         if self.sparse and self.rows is not None:
-            self.grad[self.rows] = 0
+            self._grad[self.rows] = 0
         elif self.sparse and self.rows is None:
             pass  # nothing was accumulated since the last clear
         else:
-            self.grad.fill(0)
+            self._grad.fill(0)
         self.rows = None
+        if set_to_none:
+            self._has_grad = False
 
     def touch_rows(self, rows):
         """Record that ``rows`` of ``grad`` were accumulated into (sparse parameters)."""
+        self._has_grad = True
         if isinstance(self.rows, slice):  # ALL_ROWS (a copy of it after deepcopy or pickle)
             return
         rows = np.unique(rows)
@@ -120,8 +154,15 @@ class Parameter:
         """Record that the whole of ``grad`` was accumulated into: what a dense
         producer calls, so that a sparse parameter it shares (tied weights) is then
         cleared and updated whole, not on its looked-up rows only."""
+        self._has_grad = True
         if self.sparse:
             self.rows = ALL_ROWS
+
+    def has_grad(self):
+        """What PyTorch's ``p.grad is not None`` says: something was accumulated into
+        (or assigned to) the gradient since creation or ``zero_grad()``, or it was
+        written in place and is not all zeros."""
+        return self._has_grad or bool(self._grad.any())
 
     def __array__(self, dtype=None, copy=None):
         return self._data if dtype is None else self._data.astype(dtype)
@@ -300,9 +341,10 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (see ``Parameter.zero_grad``)."""
         for p in self.parameters():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
 
     def train(self, mode=True):
         for _, m in self.named_modules():

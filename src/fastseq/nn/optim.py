@@ -47,15 +47,16 @@ def _param_list(params):
 
 
 def _grads(params):
-    """(param, grad view, rows) for every parameter that takes gradient."""
+    """(param, grad view, rows) for every parameter that has a gradient (where
+    PyTorch's ``p.grad`` would not be None)."""
     for p in params:
         if not p.requires_grad:
             continue
         if p.sparse and not isinstance(p.rows, slice):  # (slice: ALL_ROWS, or a copy of it)
-            if p.rows is None:
+            if p.rows is None:  # no rows accumulated into since zero_grad
                 continue
             yield p, p.grad[p.rows], p.rows
-        else:
+        elif p.has_grad():
             yield p, p.grad, None
 
 
@@ -124,10 +125,10 @@ class Optimizer:
             except (TypeError, ValueError):
                 raise ValueError(f"betas: expected two numbers in [0, 1), got {b!r}") from None
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
         for g in self.param_groups:
             for p in g["params"]:
-                p.zero_grad()
+                p.zero_grad(set_to_none)
 
     def _all_params(self):
         return [p for g in self.param_groups for p in g["params"]]
