@@ -900,3 +900,83 @@ def test_grad_assignment_and_none_as_in_torch():
     assert lin.bias.has_grad()
     lin.zero_grad(set_to_none=False)
     assert lin.bias.has_grad() and not lin.bias.grad.any()
+
+
+def test_module_list_and_dict_name_parameters_as_torch():
+    torch = _torch()
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.LSTM(3, 4, seed=0), nn.LSTM(4, 4, seed=1)])
+            self.heads = nn.ModuleDict({"tag": nn.Linear(4, 5, seed=2), "cls": nn.Linear(4, 2, seed=3)})
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList([torch.nn.LSTM(3, 4), torch.nn.LSTM(4, 4)])
+            self.heads = torch.nn.ModuleDict({"tag": torch.nn.Linear(4, 5), "cls": torch.nn.Linear(4, 2)})
+
+    ours, theirs = Ours(), Theirs()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    x = np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32)
+    h, th = x, torch.from_numpy(x)
+    for layer, tlayer in zip(ours.layers, theirs.layers):
+        h, _ = layer.forward(h)
+        th, _ = tlayer(th)
+    assert rel_err(ours.heads["tag"].forward(h), theirs.heads["tag"](th).detach().numpy()) < 1e-5
+    # the same edits name the modules the same way (a deletion renumbers, as in torch)
+    for lst, mk in ((ours.layers, lambda: nn.Linear(4, 4)), (theirs.layers, lambda: torch.nn.Linear(4, 4))):
+        lst.append(mk())
+        lst.insert(1, mk())
+        del lst[0]
+        lst[-1] = mk()
+        lst += [mk()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [type(m).__name__ for m in ours.layers] == [type(m).__name__ for m in theirs.layers]
+    assert len(ours.layers[1:3]) == 2 and isinstance(ours.layers[1:3], nn.ModuleList)
+    with pytest.raises(IndexError):
+        ours.layers[10]
+    ours.heads["extra"] = nn.Linear(4, 1)
+    theirs.heads["extra"] = torch.nn.Linear(4, 1)
+    assert ours.heads.pop("cls") is not None and theirs.heads.pop("cls") is not None
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours.heads) == ["tag", "extra"] and "tag" in ours.heads and len(ours.heads) == 2
+    # apply visits sub-modules first, as torch does
+    seen, tseen = [], []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    theirs.apply(lambda m: tseen.append(type(m).__name__))
+    assert seen == [t.replace("Theirs", "Ours") for t in tseen]
+    with pytest.raises(ValueError, match="not a .name, module. pair"):
+        ours.heads.update([nn.Linear(1, 1)])
+
+
+def test_module_conveniences_as_torch(tmp_path):
+    torch = _torch()
+    m = nn.Sequential(nn.Embedding(10, 4, seed=0), nn.LSTM(4, 3, seed=1))
+    assert m.to("cpu") is m and m.to(torch.device("cpu")) is m and m.cpu() is m
+    assert m.to(torch.float32) is m and m.to(np.float32) is m and m.to("cpu", torch.float32) is m
+    with pytest.raises(ValueError, match="CPU only"):
+        m.to("cuda")
+    with pytest.raises(ValueError, match="dtype="):
+        m.to(torch.float64)
+    assert m.get_submodule("1") is m[1] and m.get_parameter("1.weight_hh_l0") is m[1].weight_hh_l0
+    with pytest.raises(AttributeError, match="no parameter 'nope'"):
+        m.get_parameter("1.nope")
+    m.requires_grad_(False)
+    assert not any(p.requires_grad for p in m.parameters())
+    assert [n for n, _ in m.named_children()] == ["0", "1"] and len(list(m.modules())) == 3
+    extra = nn.Module()
+    extra.register_parameter("scale", nn.Parameter(np.ones(2, dtype=np.float32)))
+    extra.add_module("proj", nn.Linear(2, 2))
+    assert list(extra.state_dict()) == ["scale", "proj.weight", "proj.bias"]
+    extra.register_parameter("scale", None)
+    assert list(extra.state_dict()) == ["proj.weight", "proj.bias"]
+    # a model built from containers saves and loads like any other
+    net = nn.ModuleDict({"enc": nn.ModuleList([nn.GRU(2, 3, seed=4)]), "out": nn.Linear(3, 2, seed=5)})
+    nn.save({"net": net}, tmp_path / "net.npz")
+    other = nn.ModuleDict({"enc": nn.ModuleList([nn.GRU(2, 3, seed=9)]), "out": nn.Linear(3, 2, seed=9)})
+    nn.load(tmp_path / "net.npz", {"net": other})
+    for (k, v), w in zip(net.state_dict().items(), other.state_dict().values()):
+        np.testing.assert_array_equal(v, w, err_msg=k)

@@ -253,6 +253,28 @@ def as_float_array(name, value, dtype, ndim=None, minus_inf=False):
     return arr
 
 
+def _is_dtype_name(name):
+    try:
+        np.dtype(name)
+        return True
+    except TypeError:
+        return False
+
+
+def _dtype_of(obj):
+    """numpy dtype of a dtype-like (numpy or torch, e.g. torch.float32), or None."""
+    try:
+        return np.dtype(obj)
+    except TypeError:
+        text = str(obj)  # torch.float32 -> "torch.float32"
+        if text.startswith("torch."):
+            try:
+                return np.dtype(text[6:])
+            except TypeError:
+                return None
+        return None
+
+
 class Module:
     """Base class: parameters and sub-modules assigned as attributes are registered
     in order, as in PyTorch, so ``named_parameters()`` / ``state_dict()`` use
@@ -340,6 +362,87 @@ class Module:
 
     def children(self):
         return iter(self._modules.values())
+
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def add_module(self, name, module):
+        """Register ``module`` as ``name`` (PyTorch's ``add_module``)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"module name must be a non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise ValueError(f"{name}: expected a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None to remove it) as ``name``."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"parameter name must be a non-empty string without '.', got {name!r}")
+        if param is not None and not isinstance(param, Parameter):
+            raise ValueError(f"{name}: expected a Parameter, got {type(param).__name__}")
+        if param is None:
+            if name in self._parameters:
+                delattr(self, name)
+            return
+        setattr(self, name, param)
+
+    def get_submodule(self, target):
+        """The sub-module at dotted path ``target`` ("" is this module)."""
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no sub-module {part!r} (in {target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        """The Parameter at dotted path ``target`` (e.g. ``"rnn.weight_hh_l0"``)."""
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._parameters:
+            raise AttributeError(f"{type(m).__name__} has no parameter {name!r} (in {target!r})")
+        return m._parameters[name]
+
+    def apply(self, fn):
+        """Call ``fn`` on every sub-module, then on this one (as PyTorch, e.g. for
+        custom initialisation); returns this module."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` of every parameter (False freezes them); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, *args, **kwargs):
+        """PyTorch's ``module.to(device)`` for the CPU: nothing to move, returns this
+        module. A dtype other than the parameters' is refused (build the module with
+        ``dtype=``); so is any other device."""
+        for a in list(args) + list(kwargs.values()):
+            if a is None or isinstance(a, bool):
+                continue
+            dev = getattr(a, "type", a) if not isinstance(a, str) else a
+            if isinstance(dev, str) and dev.split(":")[0] == "cpu":
+                continue
+            if isinstance(dev, str) and not _is_dtype_name(dev):
+                raise ValueError(f"to({a!r}): fastseq runs on the CPU only")
+            want = _dtype_of(a)
+            have = {p.dtype for p in self.parameters()}
+            if want is None or have - {want}:
+                raise ValueError(f"to({a!r}): the parameters are {', '.join(sorted(map(str, have)))}; "
+                                 "build the module with dtype=... instead of converting it")
+        return self
+
+    cpu = to
 
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient (see ``Parameter.zero_grad``)."""
@@ -493,3 +596,130 @@ class Sequential(Module):
             out = m.backward(grad)
             grad = out[0] if isinstance(m, RNNBase) else out
         return grad
+
+
+class ModuleList(Module):
+    """A list of modules registered as "0", "1", ... (PyTorch's ``ModuleList``):
+    their parameters are the container's, under those names. It has no forward;
+    call the modules in your own ``forward`` / ``backward``."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _items(self):
+        return list(self._modules.values())
+
+    def _renumber(self, items):
+        for name in list(self._modules):
+            delattr(self, name)
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def _index(self, i):
+        n = len(self)
+        if not isinstance(i, numbers.Integral) or isinstance(i, bool):
+            raise TypeError(f"ModuleList indices must be integers or slices, not {type(i).__name__}")
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a ModuleList of {n}")
+        return i % n
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ModuleList(self._items()[i])
+        return self._items()[self._index(i)]
+
+    def __setitem__(self, i, module):
+        self.add_module(str(self._index(i)), module)
+
+    def __delitem__(self, i):
+        items = self._items()
+        del items[i if isinstance(i, slice) else self._index(i)]
+        self._renumber(items)  # as PyTorch: names stay 0..n-1
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList(self._items() + list(other))
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+            raise TypeError("ModuleList.extend takes an iterable of Modules, got a single "
+                            f"{type(modules).__name__} (use append)")
+        for m in list(modules):
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        items = self._items()
+        items.insert(index, module)
+        self._renumber(items)
+
+
+class ModuleDict(Module):
+    """Modules by name, in insertion order (PyTorch's ``ModuleDict``): their
+    parameters are the container's, under ``<name>.``. It has no forward."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules))
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        if module is None:
+            raise ValueError(f"{key}: expected a Module, got None")
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        m = self[key]
+        del self[key]
+        return m
+
+    def clear(self):
+        for key in list(self._modules):
+            del self[key]
+
+    def update(self, modules):
+        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
+        for j, pair in enumerate(pairs):
+            if isinstance(pair, Module) or len(pair) != 2:
+                raise ValueError(f"ModuleDict.update: element {j} is not a (name, module) pair")
+            self[pair[0]] = pair[1]
