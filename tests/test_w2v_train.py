@@ -428,3 +428,46 @@ def test_thread_counts_are_checked():
         assert fastseq.get_num_threads() == 2
     finally:
         fastseq.set_num_threads(None)
+
+
+def test_predict_output_word():
+    """gensim's CBOW-style prediction: the planted centre word comes first, the
+    probabilities are the softmax of the context mean against the output vectors."""
+    rng = np.random.default_rng(4)
+    sentences = []
+    for _ in range(400):
+        k = int(rng.integers(0, 3))
+        sentences.append([f"a{k}", f"b{k}", f"c{k}", f"d{k}", f"e{k}"])
+    m = Word2Vec(sentences=sentences, sg=0, min_count=1, vector_size=16, window=2, epochs=20, workers=1,
+                 seed=3, progress=False, sample=0)
+    got = m.predict_output_word(["a1", "b1", "d1", "e1", "unknown"], topn=3)
+    assert got[0][0] == "c1" and len(got) == 3
+    rows = [m.wv.key_to_index[w] for w in ("a1", "b1", "d1", "e1")]
+    s = m.syn1neg.astype(np.float64) @ m.wv.vectors[rows].astype(np.float64).mean(axis=0)
+    p = np.exp(s) / np.exp(s).sum()
+    order = np.argsort(-p)[:3]
+    assert [w for w, _ in got] == [m.wv.index_to_key[i] for i in order]
+    np.testing.assert_allclose([q for _, q in got], p[order], rtol=1e-9)
+    assert m.predict_output_word(["nothing", "known"]) is None
+    assert m.predict_output_word("a1", topn=1)[0][0] in {"b1", "c1"}
+    hs = Word2Vec(sentences=sentences, min_count=1, hs=1, negative=0, epochs=1, workers=1, progress=False)
+    with pytest.raises(RuntimeError, match="negative sampling"):
+        hs.predict_output_word(["a1"])
+
+
+def test_predict_output_word_equals_gensims_on_the_same_weights():
+    gensim_w2v = pytest.importorskip("gensim.models.word2vec")
+    rng = np.random.default_rng(5)
+    sentences = [[f"w{int(i)}" for i in rng.integers(0, 12, 8)] for _ in range(200)]
+    for cbow_mean in (1, 0):
+        m = Word2Vec(sentences=sentences, sg=1, min_count=1, vector_size=8, epochs=2, workers=1,
+                     progress=False, cbow_mean=cbow_mean)
+        g = gensim_w2v.Word2Vec(vector_size=8, min_count=1, cbow_mean=cbow_mean, sg=1)
+        g.build_vocab(sentences)
+        order = [m.wv.key_to_index[k] for k in g.wv.index_to_key]
+        g.wv.vectors[:] = m.wv.vectors[order]
+        g.syn1neg[:] = m.syn1neg[order]
+        ctx = ["w3", "w7", "w1"]
+        ours, theirs = m.predict_output_word(ctx, topn=5), g.predict_output_word(ctx, topn=5)
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        np.testing.assert_allclose([p for _, p in ours], [p for _, p in theirs], rtol=1e-4)

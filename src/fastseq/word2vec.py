@@ -386,6 +386,31 @@ class Word2Vec:
         float64 total: it cannot overflow); per epoch: ``epoch_losses``."""
         return self.running_training_loss
 
+    def predict_output_word(self, context_words_list, topn=10):
+        """gensim's: the ``topn`` likeliest centre words given context words, as
+        ``[(word, probability)]``, by a CBOW-style pass (mean, or sum with
+        ``cbow_mean=0``, of the context vectors against every output vector, then a
+        softmax), in skip-gram models too. Needs negative sampling (the output
+        vectors). Context words outside the vocabulary are ignored; None when none
+        is known (gensim warns and returns None)."""
+        if not self.negative or self.syn1neg is None:
+            raise RuntimeError("predict_output_word needs a model trained with negative sampling "
+                               "(negative > 0): hierarchical softmax has no output vector per word")
+        if isinstance(context_words_list, (str, bytes)):
+            context_words_list = [context_words_list]
+        topn = _positive_int("topn", topn)
+        rows = [i for w in context_words_list if (i := self.wv.get_index(w, -1)) >= 0]
+        if not rows:
+            return None
+        h = self.wv.vectors[rows].sum(axis=0, dtype=np.float64)
+        if self.cbow_mean:
+            h /= len(rows)
+        scores = self.syn1neg.astype(np.float64) @ h
+        p = np.exp(scores - scores.max())  # (the softmax, without overflow for large scores)
+        p /= p.sum()
+        top = np.argsort(-p, kind="stable")[:topn]
+        return [(self.wv.index_to_key[i], float(p[i])) for i in top]
+
     # ------------------------------------------------------------------ I/O
     def save(self, path):
         """Save everything needed to continue training (vocabulary with counts, all weights,
