@@ -215,3 +215,41 @@ def test_ctrl_c_leaves_existing_output(demo_corpus, tmp_path, sig, code, word):
     assert out.read_bytes() == b"precious"
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     assert os.listdir(tmpdir) == []  # the id cache is gone too
+
+
+def test_resume_continues_training_and_adds_new_words(demo_corpus, tmp_path):
+    model_path = tmp_path / "m.model"
+    r = run_cli("w2v", demo_corpus, "-o", tmp_path / "v1.bin", "--dim", 16, "--epochs", 1, "-q",
+                "--save-model", model_path, "--model", "cbow")
+    assert r.returncode == 0, r.stderr
+    before = Word2Vec.load(model_path)
+    more = tmp_path / "more.txt"
+    more.write_text("zebra quokka paris london\n" * 30 + open(demo_corpus).read()[:20000])
+    r = run_cli("w2v", more, "--resume", model_path, "-o", tmp_path / "v2.txt", "--text", "--epochs", 2,
+                "-q", "--save-model", model_path, "--alpha", 0.01)
+    assert r.returncode == 0, r.stderr
+    after = Word2Vec.load(model_path)  # updated in place
+    assert "resumed" in r.stderr and f"({len(after.wv) - len(before.wv)} new)" in r.stderr
+    kv = KeyedVectors.load_word2vec_format(tmp_path / "v2.txt")
+    assert kv.index_to_key[:len(before.wv)] == before.wv.index_to_key and "zebra" in kv and "quokka" in kv
+    assert after.sg == 0 and after.vector_size == 16 and len(after.epoch_losses) == 2
+    assert not np.allclose(after.wv["paris"], before.wv["paris"])
+    np.testing.assert_allclose(kv.vectors, after.wv.vectors, rtol=1e-6)
+
+
+def test_resume_refuses_settings_of_the_model_and_bad_paths(demo_corpus, tmp_path):
+    model_path = tmp_path / "m.model"
+    r = run_cli("w2v", demo_corpus, "-o", tmp_path / "v.bin", "--epochs", 1, "-q", "--save-model", model_path)
+    assert r.returncode == 0, r.stderr
+    before = model_path.read_bytes()
+    for flags, needle in ((["--dim", 50], "--dim"), (["--model", "sg"], "--model"),
+                          (["--no-shrink-windows"], "--no-shrink-windows"), (["--min-count", 1], "--min-count")):
+        r = run_cli("w2v", demo_corpus, "--resume", model_path, "-o", tmp_path / "o.bin", "-q", *flags)
+        _one_line_error(r, needle, "keeps the setting")
+    r = run_cli("w2v", demo_corpus, "--resume", model_path, "-o", model_path, "-q")
+    _one_line_error(r, "the model being resumed")
+    r = run_cli("w2v", demo_corpus, "--resume", tmp_path / "missing.model", "-o", tmp_path / "o.bin", "-q")
+    _one_line_error(r, "missing.model")
+    r = run_cli("w2v", demo_corpus, "--resume", demo_corpus, "-o", tmp_path / "o.bin", "-q")
+    _one_line_error(r, "not a fastseq word2vec model")
+    assert model_path.read_bytes() == before and not (tmp_path / "o.bin").exists()

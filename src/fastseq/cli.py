@@ -82,6 +82,11 @@ def _register_w2v(sub):
     p.add_argument("corpus", nargs="?", help="training corpus (text or .gz)")
     p.add_argument("-o", "--output", help="where to write the vectors (default: vectors.bin, or .txt with --text)")
     p.add_argument("--save-model", metavar="PATH", help="also save the full model (to continue training later)")
+    p.add_argument("--resume", metavar="MODEL",
+                   help="continue training a model saved with --save-model, on CORPUS: the model keeps its "
+                        "settings (--epochs, --alpha, --min-alpha, --threads may be given for this run) and "
+                        "gains CORPUS's new words that reach its min count, as gensim's "
+                        "build_vocab(update=True)")
     p.add_argument("--demo", action="store_true", help="train on a generated corpus instead of CORPUS")
     p.add_argument("--model", choices=["sg", "cbow"], default="sg", help="skip-gram or CBOW")
     p.add_argument("--loss", choices=["ns", "hs", "both"], default="ns",
@@ -118,7 +123,29 @@ def _register_w2v(sub):
     p.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false",
                    help="skip-gram: draw negatives per (word, context) pair instead of per window")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    for action in p._actions:
+        _record_explicit(action)
     p.set_defaults(func=_cmd_w2v)
+
+
+def _record_explicit(action):
+    """Make ``action`` note its option string in ``namespace.explicit`` when given on
+    the command line (argparse keeps no record of which values are defaults)."""
+    base = type(action)
+
+    class Recorded(base):
+        def __call__(self, parser, namespace, values, option_string=None):
+            given = getattr(namespace, "explicit", None) or {}
+            given[self.dest] = option_string or self.dest
+            namespace.explicit = given
+            super().__call__(parser, namespace, values, option_string)
+
+    action.__class__ = Recorded
+
+
+# flags that make the model; a resumed model keeps its own
+_MODEL_FLAGS = ("model", "loss", "dim", "window", "negative", "ns_exponent", "sample", "min_count",
+                "max_vocab_size", "max_final_vocab", "cbow_sum", "shrink_windows", "seed", "shared_negatives")
 
 
 def _cmd_w2v(args):
@@ -127,6 +154,8 @@ def _cmd_w2v(args):
 
     if args.demo == bool(args.corpus):
         raise CliError("give a CORPUS file or --demo (not both)")
+    if args.resume is not None:
+        return _resume_w2v(args)
     if args.negative == 0 and args.loss == "ns":
         raise CliError("--negative 0 with --loss ns leaves nothing to train (use --loss hs or both)")
     if args.output == "" or args.save_model == "":
@@ -183,6 +212,57 @@ def _cmd_w2v(args):
           f"vocabulary {len(model.vocab):,} words; total {total:.2f} s; "
           f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
           f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _resume_w2v(args):
+    from ._atomic import check_writable
+    from .word2vec import Word2Vec
+
+    given = getattr(args, "explicit", None) or {}
+    fixed = [given[d] for d in _MODEL_FLAGS if d in given]
+    if args.demo:
+        raise CliError("--resume: give the CORPUS to continue training on (not --demo)")
+    if fixed:
+        raise CliError(f"{fixed[0]}: a resumed model keeps the setting it was trained with "
+                       f"(--resume {args.resume})")
+    output = args.output if args.output is not None else ("vectors.bin" if args.binary else "vectors.txt")
+    if output == "" or args.save_model == "":
+        raise CliError(f"{'--output' if output == '' else '--save-model'}: empty path")
+    if _same_file(output, args.resume):
+        raise CliError(f"--output {output}: that is the model being resumed (--save-model {output} "
+                       "updates it)")
+    for path, what in ((output, "--output"), (args.save_model, "--save-model")):
+        if path and _same_file(path, args.corpus):
+            raise CliError(f"{what} {path}: that is the corpus; writing there would destroy it")
+    check_writable(output)
+    if args.save_model:
+        check_writable(args.save_model)
+        if _same_file(output, args.save_model):
+            raise CliError(f"--save-model {args.save_model}: the same file as --output {output}")
+    t0 = time.perf_counter()
+    model = Word2Vec.load(args.resume)
+    model.workers = args.threads
+    model.progress = not args.quiet
+    if "unicode_errors" in given:
+        model.unicode_errors = args.unicode_errors
+    epochs = args.epochs if "epochs" in given else model.epochs
+    n_old = len(model.vocab)
+    model.build_vocab(corpus_file=args.corpus, update=True)
+    model.train(corpus_file=args.corpus, epochs=epochs, start_alpha=args.alpha,
+                end_alpha=args.min_alpha)
+    model.wv.save_word2vec_format(output, binary=args.binary)
+    args.written = [output]
+    if args.save_model:
+        model.save(args.save_model)
+        args.written.append(args.save_model)
+    total = time.perf_counter() - t0
+    words = model.raw_words_trained
+    print(f"fastseq w2v: resumed {args.resume}: trained {words:,} words ({epochs} epochs) in "
+          f"{model.train_seconds:.2f} s, {words / max(model.train_seconds, 1e-9):,.0f} words/s; "
+          f"vocabulary {len(model.vocab):,} words ({len(model.vocab) - n_old:,} new); total {total:.2f} s; "
+          f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
+          f"wrote {', '.join(args.written)}", file=sys.stderr)
     return 0
 
 
