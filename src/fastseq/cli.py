@@ -149,7 +149,6 @@ _MODEL_FLAGS = ("model", "loss", "dim", "window", "negative", "ns_exponent", "sa
 
 
 def _cmd_w2v(args):
-    from ._atomic import check_writable
     from .word2vec import Word2Vec
 
     if args.demo == bool(args.corpus):
@@ -158,17 +157,7 @@ def _cmd_w2v(args):
         return _resume_w2v(args)
     if args.negative == 0 and args.loss == "ns":
         raise CliError("--negative 0 with --loss ns leaves nothing to train (use --loss hs or both)")
-    if args.output == "" or args.save_model == "":
-        raise CliError(f"{'--output' if args.output == '' else '--save-model'}: empty path")
-    output = args.output if args.output is not None else ("vectors.bin" if args.binary else "vectors.txt")
-    check_writable(output)
-    if args.save_model:
-        check_writable(args.save_model)
-        if _same_file(output, args.save_model):
-            raise CliError(f"--save-model {args.save_model}: the same file as --output {output}")
-    for path, what in ((output, "--output"), (args.save_model, "--save-model")):
-        if path and args.corpus and _same_file(path, args.corpus):
-            raise CliError(f"{what} {path}: that is the corpus; writing there would destroy it")
+    output = _check_outputs(args)
     corpus = args.corpus
     tmp_demo = None
     if args.demo:
@@ -197,26 +186,16 @@ def _cmd_w2v(args):
             unicode_errors=args.unicode_errors, shrink_windows=args.shrink_windows)
         model.build_vocab(corpus_file=corpus)
         model.train(corpus_file=corpus)
-        model.wv.save_word2vec_format(output, binary=args.binary)
-        args.written = [output]
-        if args.save_model:
-            model.save(args.save_model)
-            args.written.append(args.save_model)
-        total = time.perf_counter() - t0
+        _write_outputs(args, model, output)
     finally:
         if tmp_demo:
             os.unlink(tmp_demo)
-    words = model.raw_words_trained
-    print(f"fastseq w2v: trained {words:,} words ({model.epochs} epochs x {model.vocab.raw_words:,}) in "
-          f"{model.train_seconds:.2f} s, {words / max(model.train_seconds, 1e-9):,.0f} words/s; "
-          f"vocabulary {len(model.vocab):,} words; total {total:.2f} s; "
-          f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
-          f"wrote {output}", file=sys.stderr)
+    _report(args, model, t0, f"trained {model.raw_words_trained:,} words ({model.epochs} epochs x "
+                             f"{model.vocab.raw_words:,})", f"vocabulary {len(model.vocab):,} words", output)
     return 0
 
 
 def _resume_w2v(args):
-    from ._atomic import check_writable
     from .word2vec import Word2Vec
 
     given = getattr(args, "explicit", None) or {}
@@ -226,20 +205,7 @@ def _resume_w2v(args):
     if fixed:
         raise CliError(f"{fixed[0]}: a resumed model keeps the setting it was trained with "
                        f"(--resume {args.resume})")
-    output = args.output if args.output is not None else ("vectors.bin" if args.binary else "vectors.txt")
-    if output == "" or args.save_model == "":
-        raise CliError(f"{'--output' if output == '' else '--save-model'}: empty path")
-    if _same_file(output, args.resume):
-        raise CliError(f"--output {output}: that is the model being resumed (--save-model {output} "
-                       "updates it)")
-    for path, what in ((output, "--output"), (args.save_model, "--save-model")):
-        if path and _same_file(path, args.corpus):
-            raise CliError(f"{what} {path}: that is the corpus; writing there would destroy it")
-    check_writable(output)
-    if args.save_model:
-        check_writable(args.save_model)
-        if _same_file(output, args.save_model):
-            raise CliError(f"--save-model {args.save_model}: the same file as --output {output}")
+    output = _check_outputs(args, resumed=args.resume)
     t0 = time.perf_counter()
     model = Word2Vec.load(args.resume)
     model.workers = args.threads
@@ -251,19 +217,48 @@ def _resume_w2v(args):
     model.build_vocab(corpus_file=args.corpus, update=True)
     model.train(corpus_file=args.corpus, epochs=epochs, start_alpha=args.alpha,
                 end_alpha=args.min_alpha)
+    _write_outputs(args, model, output)
+    _report(args, model, t0, f"resumed {args.resume}: trained {model.raw_words_trained:,} words ({epochs} epochs)",
+            f"vocabulary {len(model.vocab):,} words ({len(model.vocab) - n_old:,} new)", ", ".join(args.written))
+    return 0
+
+
+def _check_outputs(args, resumed=None):
+    """The vectors' path; refuses, before any work, outputs that are empty, the same
+    file twice, the corpus, the model being resumed, or not writable."""
+    from ._atomic import check_writable
+    if args.output == "" or args.save_model == "":
+        raise CliError(f"{'--output' if args.output == '' else '--save-model'}: empty path")
+    output = args.output if args.output is not None else ("vectors.bin" if args.binary else "vectors.txt")
+    if resumed is not None and _same_file(output, resumed):
+        raise CliError(f"--output {output}: that is the model being resumed (--save-model {output} "
+                       "updates it)")
+    check_writable(output)
+    if args.save_model:
+        check_writable(args.save_model)
+        if _same_file(output, args.save_model):
+            raise CliError(f"--save-model {args.save_model}: the same file as --output {output}")
+    for path, what in ((output, "--output"), (args.save_model, "--save-model")):
+        if path and args.corpus and _same_file(path, args.corpus):
+            raise CliError(f"{what} {path}: that is the corpus; writing there would destroy it")
+    return output
+
+
+def _write_outputs(args, model, output):
     model.wv.save_word2vec_format(output, binary=args.binary)
     args.written = [output]
     if args.save_model:
         model.save(args.save_model)
         args.written.append(args.save_model)
+
+
+def _report(args, model, t0, trained, vocabulary, wrote):
+    """The summary line on stderr."""
     total = time.perf_counter() - t0
-    words = model.raw_words_trained
-    print(f"fastseq w2v: resumed {args.resume}: trained {words:,} words ({epochs} epochs) in "
-          f"{model.train_seconds:.2f} s, {words / max(model.train_seconds, 1e-9):,.0f} words/s; "
-          f"vocabulary {len(model.vocab):,} words ({len(model.vocab) - n_old:,} new); total {total:.2f} s; "
-          f"loss/epoch {' '.join(f'{l / max(n, 1):.4f}' for l, n in zip(model.epoch_losses, model.epoch_examples))}; "
-          f"wrote {', '.join(args.written)}", file=sys.stderr)
-    return 0
+    losses = " ".join(f"{l / max(n, 1):.4f}" for l, n in zip(model.epoch_losses, model.epoch_examples))
+    print(f"fastseq w2v: {trained} in {model.train_seconds:.2f} s, "
+          f"{model.raw_words_trained / max(model.train_seconds, 1e-9):,.0f} words/s; {vocabulary}; "
+          f"total {total:.2f} s; loss/epoch {losses}; wrote {wrote}", file=sys.stderr)
 
 
 def _same_file(a, b):
