@@ -184,6 +184,7 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
     max_in = max_in > 1 ? max_in : 1;
     const int d = p->dim;
 
+    const uint64_t sub_base = fs_mix64(p->seed ^ 0x5851f42d4c957f2dULL);
     int err = FS_OK;
     double loss = 0.0;
     int64_t n_ex = 0;
@@ -215,9 +216,10 @@ fs_status fs_w2v_train_batch(const fs_w2v_params *p,
                 continue;
             }
             uint64_t rng = fs_mix64(p->seed + (uint64_t)s * 0x9e3779b97f4a7c15ULL);
-            /* subsampling draws from its own stream, so that the training draws are
-             * the same with and without it */
-            uint64_t sub_rng = fs_mix64(rng ^ 0x5851f42d4c957f2dULL);
+            /* subsampling draws from a stream of its own, seeded from the batch seed
+             * along another sequence than the training stream (not from the training
+             * seed), so that the training draws are the same with and without it */
+            uint64_t sub_rng = fs_mix64(sub_base + (uint64_t)s * 0xda942042e4dd58b5ULL);
             int64_t len = fs_w2v_subsample(tokens + sent_start[s], sent_start[s + 1] - sent_start[s],
                                            keep_prob, &sub_rng, sen);
             if (fn(p, &m, &tb, sen, len, sent_alpha[s], rng, &sc, &loss, &n_ex)) {
