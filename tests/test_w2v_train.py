@@ -471,3 +471,30 @@ def test_predict_output_word_equals_gensims_on_the_same_weights():
         ours, theirs = m.predict_output_word(ctx, topn=5), g.predict_output_word(ctx, topn=5)
         assert [w for w, _ in ours] == [w for w, _ in theirs]
         np.testing.assert_allclose([p for _, p in ours], [p for _, p in theirs], rtol=1e-4)
+
+
+def test_build_vocab_from_freq_as_gensim():
+    freq = {"the": 50, "cat": 7, "dog": 7, "sat": 3, "on": 12, "mat": 1, "hat": 3}
+    m = Word2Vec(min_count=3, vector_size=8, workers=1, progress=False, epochs=2)
+    assert m.build_vocab_from_freq(freq, corpus_count=40) is m
+    assert m.corpus_count == 40 and m.corpus_total_words == sum(freq.values())
+    assert m.wv.vectors.shape == (6, 8) and "mat" not in m.wv
+    gensim_w2v = pytest.importorskip("gensim.models.word2vec")
+    g = gensim_w2v.Word2Vec(min_count=3, vector_size=8)
+    g.build_vocab_from_freq(freq)
+    assert m.wv.index_to_key == g.wv.index_to_key  # same order, ties included
+    sentences = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "sat", "on", "the", "hat"]] * 20
+    before = m.wv.vectors.copy()
+    m.train(sentences, total_examples=m.corpus_count, epochs=m.epochs)
+    assert not np.allclose(m.wv.vectors, before) and np.isfinite(m.wv.vectors).all()
+    m.build_vocab_from_freq({"bird": 9, "the": 5}, update=True)
+    assert m.wv.index_to_key[-1] == "bird" and m.wv.get_count("the") == 55 and len(m.syn1neg) == 7
+    for bad, err, match in (([("a", 1)], TypeError, "dict"), ({"a": -1}, ValueError, r"word_freq\['a'\]"),
+                            ({"a": 1.5}, ValueError, "count"), ({1: 3}, TypeError, "str"),
+                            ({"a": 0}, ValueError, "above 0")):
+        with pytest.raises(err, match=match):
+            Word2Vec(min_count=1).build_vocab_from_freq(bad)
+    with pytest.raises(ValueError, match="min_count=100"):
+        Word2Vec(min_count=100).build_vocab_from_freq(freq)
+    with pytest.raises(RuntimeError, match="update"):
+        Word2Vec().build_vocab_from_freq(freq, update=True)

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
+from numbers import Integral
 
 import numpy as np
 
@@ -186,6 +188,42 @@ class Word2Vec:
                 bar.close()
         if raw == 0:
             raise CorpusError(f"{corpus.name}: empty corpus (no words)")
+        self._adopt_counts(counts, raw, n_sent, update, trim_rule, corpus.name)
+        self.scan_seconds = time.perf_counter() - t0
+        self._scanned = _corpus_key(corpus)
+        return self
+
+    def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
+                              update=False):
+        """gensim's: the vocabulary from ``{word: count}`` instead of a scan (then as
+        ``build_vocab``: min_count, max_final_vocab, trim_rule, sorting, ``update``).
+        ``corpus_count`` is the number of sentences, for ``total_examples``;
+        ``keep_raw_vocab`` is accepted for compatibility (no raw counts are kept).
+        ``train`` then sizes its schedule by ``total_examples`` / ``total_words`` or
+        counts the corpus it gets."""
+        if not isinstance(word_freq, Mapping):
+            raise TypeError(f"word_freq: expected a dict of word -> count, got {type(word_freq).__name__}")
+        if update and self.vocab is None:
+            raise RuntimeError("build_vocab_from_freq(update=True): there is no vocabulary to update yet")
+        counts = {}
+        for w, c in word_freq.items():
+            if not isinstance(w, str):
+                raise TypeError(f"word_freq: words must be str, got {type(w).__name__} {w!r:.40}")
+            if isinstance(c, bool) or not isinstance(c, Integral) or c < 0:
+                raise ValueError(f"word_freq[{w!r}]: expected a count >= 0, got {c!r}")
+            counts[w] = int(c)
+        raw = sum(counts.values())
+        if raw == 0:
+            raise ValueError("word_freq: no word has a count above 0")
+        n_sent = 0 if corpus_count is None else _nonneg_int("corpus_count", corpus_count)
+        trim_rule = self.trim_rule if trim_rule is None else trim_rule
+        self._adopt_counts(counts, raw, n_sent, update, trim_rule, "word_freq")
+        self._scanned = None  # no corpus was read: train() counts the one it gets
+        return self
+
+    def _adopt_counts(self, counts, raw, n_sent, update, trim_rule, name):
+        """The vocabulary from counted words (a scan or a dict), then the tables and
+        weights for it (grown, with ``update``)."""
         if update:
             vocab = self.vocab.updated(counts, raw, n_sent,
                                        getattr(self.vocab, "effective_min_count", self.min_count),
@@ -195,16 +233,13 @@ class Word2Vec:
                                       trim_rule=trim_rule, sort=self.sorted_vocab)
         if len(vocab) == 0:
             raise CorpusError(
-                f"{corpus.name}: no word occurs min_count={self.min_count} times "
+                f"{name}: no word occurs min_count={self.min_count} times "
                 f"({len(counts)} distinct words, most frequent {max(counts.values())} times); lower min_count")
         if self.hs and len(vocab) < 2:
-            raise CorpusError(f"{corpus.name}: hierarchical softmax needs at least 2 words in the vocabulary")
-        self.scan_seconds = time.perf_counter() - t0
+            raise CorpusError(f"{name}: hierarchical softmax needs at least 2 words in the vocabulary")
         n_old = len(self.vocab) if update else 0
         self._set_vocab(vocab)
         self._init_weights(keep=n_old)
-        self._scanned = _corpus_key(corpus)
-        return self
 
     def _set_vocab(self, vocab):
         self.vocab = vocab
