@@ -89,6 +89,18 @@ def test_text_variants(tmp_path):
         assert KeyedVectors.load(tmp_path / "c.txt").index_to_key == ["hello", "world"]
     (tmp_path / "empty.txt").write_bytes(b"0 3\n")
     assert len(KeyedVectors.load(tmp_path / "empty.txt")) == 0
+    # a byte order mark (Windows editors) is skipped, with a header or without (GloVe);
+    # gensim needs encoding="utf-8-sig" for it, which is accepted too
+    bom = b"\xef\xbb\xbf"
+    (tmp_path / "bom.txt").write_bytes(bom + b"2 3\nhello 1 2 3\nworld 4 5 6\n")
+    (tmp_path / "bom.glove").write_bytes(bom + b"hello 1 2 3\nworld 4 5 6\n")
+    for name in ("bom.txt", "bom.glove"):
+        assert KeyedVectors.load(tmp_path / name).index_to_key == ["hello", "world"], name
+        for enc in ("utf-8-sig", "utf_8", "UTF8"):
+            kv = KeyedVectors.load_word2vec_format(tmp_path / name, encoding=enc)
+            assert kv.index_to_key == ["hello", "world"] and kv["hello"].tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="latin-1"):
+        KeyedVectors.load_word2vec_format(tmp_path / "bom.txt", encoding="latin-1")
 
 
 def test_compressed(tmp_path):

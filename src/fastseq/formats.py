@@ -135,9 +135,12 @@ _TEXT_BYTES = bytes([9, 10, 13]) + bytes(range(32, 127))
 
 
 def _sniff_word2vec(buf, path):
-    """(format, header_end, n or None, dim) of a word2vec/GloVe file held in ``buf``."""
+    """(format, header_end, n or None, dim) of a word2vec/GloVe file held in ``buf``.
+    A UTF-8 byte order mark before the first line (Windows editors write one) is
+    skipped, as gensim skips it when told ``encoding='utf-8-sig'``."""
+    bom = 3 if bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
     eol = buf.find(b"\n")
-    first = buf[:eol if eol >= 0 else min(len(buf), 4096)]
+    first = buf[bom:eol if eol >= 0 else min(len(buf), 4096)]
     header = _parse_header(first)
     if header is not None:
         n, dim = header
@@ -164,7 +167,7 @@ def _sniff_word2vec(buf, path):
         return "bin", start, n, dim
     fields = first.rstrip().split(b" ")
     if len(fields) >= 2 and _floats(fields[1:]) is not None:
-        return "glove", 0, None, len(fields) - 1
+        return "glove", bom, None, len(fields) - 1
     raise ValueError(f"{path}: not a word-vector file: the first line is neither a 'count dim' header "
                      f"nor a word followed by numbers (it starts {bytes(first[:40])!r})")
 

@@ -871,11 +871,13 @@ class KeyedVectors:
         """gensim's reader, for word2vec.c binary/text and GloVe files.
 
         ``binary`` and ``no_header`` are accepted for compatibility; the file's content
-        decides (a binary file read with ``binary=False`` still loads). ``fvocab`` reads
+        decides (a binary file read with ``binary=False`` still loads). ``encoding``
+        is UTF-8 ("utf8", "utf-8", "utf_8", or "utf-8-sig": a byte order mark at the
+        start is skipped in any case). ``fvocab`` reads
         word counts from word2vec.c's ``-save-vocab`` file."""
         if np.dtype(datatype) != np.float32:
             raise ValueError(f"datatype {np.dtype(datatype)}: fastseq keeps vectors as float32")
-        if encoding.lower().replace("-", "") not in ("utf8",):
+        if encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "utf8sig"):
             raise ValueError(f"encoding {encoding!r}: fastseq reads UTF-8 words only")
         keys, vectors, _ = formats.read_word2vec(fname, limit=limit, unicode_errors=unicode_errors)
         counts = None
