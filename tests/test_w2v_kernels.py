@@ -154,6 +154,7 @@ def test_subsample_keeps_each_word_at_its_rate():
     assert np.array_equal(_w2v.subsample(ids, np.ones(n, dtype=np.float32), 1), ids[pos])
     with pytest.raises(ValueError, match=r"tokens\[3\]"):
         _w2v.subsample(np.array([0, 1, 2, n], dtype=np.int32), keep, 1)
+    assert len(_w2v.subsample(np.array([-1, -1], dtype=np.int32), np.zeros(0, dtype=np.float32), 1)) == 0
 
 
 def test_shape_errors_name_the_argument():

@@ -122,9 +122,11 @@ def subsample(const int32_t[::1] tokens, const float[::1] keep_prob, uint64_t se
     out = np.empty(n, dtype=np.int32)
     cdef int32_t[::1] o = out
     cdef uint64_t rng = seed
+    # (an empty table can only meet separators, which the C side never looks up)
+    cdef const float *kp = &keep_prob[0] if n_vocab else NULL
     if n:
         with nogil:
-            k = fs_w2v_subsample(&tokens[0], n, &keep_prob[0], &rng, &o[0])
+            k = fs_w2v_subsample(&tokens[0], n, kp, &rng, &o[0])
     return out[:k]
 
 
