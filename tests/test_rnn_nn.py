@@ -980,3 +980,50 @@ def test_module_conveniences_as_torch(tmp_path):
     nn.load(tmp_path / "net.npz", {"net": other})
     for (k, v), w in zip(net.state_dict().items(), other.state_dict().values()):
         np.testing.assert_array_equal(v, w, err_msg=k)
+
+
+@pytest.mark.parametrize("kind", ["step", "exp", "plateau"])
+def test_schedules_save_and_load_with_their_optimizer(tmp_path, kind):
+    """Training resumed from nn.save goes on with the schedule where it was: the
+    same learning rates as an uninterrupted run."""
+    def build():
+        lin = nn.Linear(3, 2, seed=0)
+        opt = optim.SGD(lin.parameters(), lr=0.5, momentum=0.9)
+        sched = {"step": lambda: optim.StepLR(opt, step_size=2, gamma=0.5),
+                 "exp": lambda: optim.ExponentialLR(opt, gamma=0.8),
+                 "plateau": lambda: optim.ReduceLROnPlateau(opt, patience=1, factor=0.5)}[kind]()
+        return lin, opt, sched
+
+    losses = [3.0, 2.0, 2.5, 2.6, 2.7, 1.0, 1.1, 1.2, 1.3]
+
+    def run(lin, opt, sched, steps):
+        x = np.ones((4, 3), dtype=np.float32)
+        rates = []
+        for loss in steps:
+            opt.zero_grad()
+            y = lin.forward(x)
+            lin.backward(np.ones_like(y))
+            opt.step()
+            sched.step(loss) if kind == "plateau" else sched.step()
+            rates.append(opt.param_groups[0]["lr"])
+        return rates
+
+    ref = build()
+    whole = run(*ref, losses)
+    lin, opt, sched = build()
+    first = run(lin, opt, sched, losses[:4])
+    nn.save({"model": lin, "opt": opt, "sched": sched}, tmp_path / "ckpt.npz")
+    lin2, opt2, sched2 = build()
+    nn.load(tmp_path / "ckpt.npz", {"model": lin2, "opt": opt2, "sched": sched2})
+    assert first + run(lin2, opt2, sched2, losses[4:]) == whole
+    np.testing.assert_array_equal(lin2.weight.data, ref[0].weight.data)  # momentum came back too
+    # another kind of schedule, or a damaged state, is refused before anything changes
+    other = optim.StepLR(opt2, step_size=3) if kind != "step" else optim.ExponentialLR(opt2, gamma=0.9)
+    with pytest.raises(ValueError, match="sched"):
+        nn.load(tmp_path / "ckpt.npz", {"model": lin2, "opt": opt2, "sched": other})
+    state = sched2.state_dict()
+    with pytest.raises(ValueError, match="base_lrs"):
+        sched2.load_state_dict({**state, "base_lrs": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="last_epoch"):
+        sched2.load_state_dict({**state, "last_epoch": "three"})
+    assert sched2.state_dict() == state

@@ -450,10 +450,47 @@ class _Schedule:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        """The schedule's state (numbers, strings and lists of numbers: what
+        ``nn.save`` keeps), as PyTorch's: everything but the optimizer."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, sd):
-        self.__dict__.update(sd)
+        """Take back a ``state_dict()`` of a schedule of this kind (checked first)."""
+        self.__dict__.update(self._check_state(sd))
+
+    def _check_state(self, sd):
+        """``sd`` checked against this schedule: the same fields, numbers where numbers
+        are, one base rate per parameter group. Returns the fields to set; changes nothing."""
+        if not isinstance(sd, Mapping):
+            raise ValueError(f"state_dict: expected a dict, got {type(sd).__name__}")
+        mine = self.state_dict()
+        if set(sd) != set(mine):
+            missing, extra = sorted(set(mine) - set(sd)), sorted(set(sd) - set(mine))
+            raise ValueError(f"state_dict: not a {type(self).__name__}'s state (missing {missing}, "
+                             f"unexpected {extra})")
+        out = {}
+        for k, v in sd.items():
+            want = mine[k]
+            if isinstance(want, list):
+                if not isinstance(v, (list, tuple)) or len(v) != len(want) or \
+                        not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
+                    raise ValueError(f"state_dict[{k!r}]: expected {len(want)} numbers (one per "
+                                     f"parameter group), got {v!r:.80}")
+                v = [float(x) for x in v]
+            elif isinstance(want, bool) or isinstance(want, str):
+                if type(v) is not type(want):
+                    raise ValueError(f"state_dict[{k!r}]: expected a {type(want).__name__}, got {v!r:.80}")
+            elif isinstance(want, numbers.Integral):
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                    raise ValueError(f"state_dict[{k!r}]: expected a whole number, got {v!r:.80}")
+                v = int(v)
+            elif isinstance(want, numbers.Real):
+                if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                    raise ValueError(f"state_dict[{k!r}]: expected a number, got {v!r:.80}")
+                v = float(v)
+            out[k] = v
+        return out
 
 
 class StepLR(_Schedule):

@@ -1,8 +1,10 @@
-"""Save / load modules (and optimisers) to one ``.npz`` file, without pickle.
+"""Save / load modules (and optimisers and learning-rate schedules) to one
+``.npz`` file, without pickle.
 
 The file holds every parameter as ``<name>/<parameter name>`` and a JSON
 ``__meta__`` entry with the format version, each module's class and constructor
-arguments, and each optimiser's hyper-parameters, so that loading into a
+arguments, each optimiser's hyper-parameters and each schedule's state (its
+epoch count, base rates, plateau counters), so that loading into a
 differently shaped model fails with a clear message."""
 from __future__ import annotations
 
@@ -13,23 +15,27 @@ import numpy as np
 
 from .._atomic import atomic_write, check_writable
 from .module import Module
-from .optim import Optimizer
+from .optim import Optimizer, _Schedule
+
+_KINDS = (Module, Optimizer, _Schedule)
 
 _FORMAT = "fastseq-nn"
 _VERSION = 1
 
 
 def _as_dict(obj):
-    if isinstance(obj, (Module, Optimizer)):
+    if isinstance(obj, _KINDS):
         return {"model": obj}
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str) or "/" in k or k.startswith("__"):
                 raise ValueError(f"objects: names must be strings without '/', got {k!r}")
-            if not isinstance(v, (Module, Optimizer)):
-                raise ValueError(f"objects[{k!r}]: expected a Module or Optimizer, got {type(v).__name__}")
+            if not isinstance(v, _KINDS):
+                raise ValueError(f"objects[{k!r}]: expected a Module, Optimizer or learning-rate "
+                                 f"schedule, got {type(v).__name__}")
         return obj
-    raise ValueError(f"objects: expected a Module, an Optimizer or a dict of them, got {type(obj).__name__}")
+    raise ValueError(f"objects: expected a Module, an Optimizer, a schedule or a dict of them, "
+                     f"got {type(obj).__name__}")
 
 
 def _json_default(v):
@@ -43,8 +49,8 @@ def _to_json(obj):
 
 
 def save(objects, path):
-    """Write ``objects`` (a Module, an Optimizer, or a dict name -> Module/Optimizer)
-    to ``path`` (a ``.npz`` file; written to a temporary file, then renamed)."""
+    """Write ``objects`` (a Module, an Optimizer, a learning-rate schedule, or a dict
+    name -> any of them) to ``path`` (a ``.npz`` file; written to a temporary file, then renamed)."""
     objs = _as_dict(objects)
     arrays, meta = {}, {"format": _FORMAT, "version": _VERSION, "objects": {}}
     for name, obj in objs.items():
@@ -57,6 +63,9 @@ def save(objects, path):
                 meta["objects"][name]["extra_state"] = extra
             for pname, arr in obj.state_dict().items():
                 arrays[f"{name}/{pname}"] = arr
+        elif isinstance(obj, _Schedule):
+            meta["objects"][name] = {"kind": "scheduler", "class": type(obj).__name__,
+                                     "state": obj.state_dict()}
         else:
             sd = obj.state_dict()
             state_meta = {}
@@ -125,7 +134,8 @@ def _read(path):
     for name, info in objects.items():
         kind = info.get("kind") if isinstance(info, dict) else None
         fields = {"module": {"class": str, "config": dict},
-                  "optimizer": {"class": str, "param_groups": list, "state": dict}}.get(kind)
+                  "optimizer": {"class": str, "param_groups": list, "state": dict},
+                  "scheduler": {"class": str, "state": dict}}.get(kind)
         ok = fields is not None and all(isinstance(info.get(k), t) for k, t in fields.items())
         if ok and kind == "module":
             ok = isinstance(info.get("extra_state", {}), dict)
@@ -176,6 +186,9 @@ def load(path, objects, strict=True):
 def _check_one(name, obj, info, z, strict):
     """A function that makes ``obj`` take the saved ``name``; nothing changed yet."""
     prefix = name + "/"
+    if isinstance(obj, _Schedule):
+        new = obj._check_state(info["state"])
+        return lambda: obj.load_state_dict(new)
     if isinstance(obj, Module):
         sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
         new = obj._check_load(sd, strict)[0]
