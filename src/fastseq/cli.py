@@ -95,7 +95,8 @@ def _register_w2v(sub):
     p.add_argument("--window", type=_positive_int, default=5, help="max context distance")
     p.add_argument("--negative", type=_nonneg_int, default=5, help="negative samples per positive")
     p.add_argument("--ns-exponent", type=_finite_float, default=0.75, help="noise distribution: count^x")
-    p.add_argument("--sample", type=_nonneg_float, default=1e-3, help="subsampling threshold: a fraction of the corpus, or from 1 up a count, as in "
+    p.add_argument("--sample", type=_nonneg_float, default=1e-3,
+                   help="subsampling threshold: a fraction of the corpus, or from 1 up a count, as in "
                         "gensim (0 = off)")
     p.add_argument("--min-count", type=_nonneg_int, default=5, help="ignore rarer words (0 keeps all)")
     p.add_argument("--max-vocab-size", type=_positive_int, default=None,

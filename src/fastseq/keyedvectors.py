@@ -36,6 +36,20 @@ def _ensure_list(value):
     return list(value)
 
 
+def _repeated_key(keys):
+    """Raise the ValueError naming the first key of ``keys`` seen before."""
+    seen = set()
+    dup = next(k for k in keys if k in seen or seen.add(k))
+    raise ValueError(f"keys: {dup!r} appears more than once")
+
+
+def _own_array(arr, dtype):
+    """``arr`` if it is a writable array of its own (not a memory map), else a copy."""
+    if type(arr) is np.ndarray and arr.flags.writeable:
+        return arr
+    return np.array(arr, dtype=dtype)
+
+
 def _grown(arr, rows, spare, last):
     """(``arr`` with ``rows`` appended, (it, its buffer)). ``last`` is what the previous
     call returned for this array: when ``arr`` is still that view and its buffer has
@@ -108,9 +122,7 @@ class KeyedVectors:
             raise ValueError(f"keys ({len(keys)}) and vectors ({vectors.shape[0]} rows) differ in length")
         key_to_index = {k: i for i, k in enumerate(keys)}
         if len(key_to_index) != len(keys):
-            seen = set()
-            dup = next(k for k in keys if k in seen or seen.add(k))
-            raise ValueError(f"keys: {dup!r} appears more than once")
+            _repeated_key(keys)
         self._index_to_key = keys
         self._key_to_index = key_to_index
         self._native = None
@@ -293,10 +305,9 @@ class KeyedVectors:
         their own, before a change; afterwards norms and the float16 copy are stale."""
         keys, index = self.index_to_key, self.key_to_index  # (decoded from a native file)
         self._native = None
-        if type(self.vectors) is not np.ndarray or not self.vectors.flags.writeable:  # (a memory map)
-            self.vectors = np.array(self.vectors, dtype=np.float32)
-        if self.counts is not None and (not self.counts.flags.writeable or type(self.counts) is not np.ndarray):
-            self.counts = np.array(self.counts, dtype=np.int64)
+        self.vectors = _own_array(self.vectors, np.float32)
+        if self.counts is not None:
+            self.counts = _own_array(self.counts, np.int64)
         self.norms = None
         self._half = None
         return keys, index
@@ -365,9 +376,7 @@ class KeyedVectors:
             if counts.shape != (len(keys),):
                 raise ValueError(f"extras['count']: expected {len(keys)} counts, got shape {counts.shape}")
         if len(set(keys)) != len(keys):
-            seen = set()
-            dup = next(k for k in keys if k in seen or seen.add(k))
-            raise ValueError(f"keys: {dup!r} appears more than once")
+            _repeated_key(keys)
         rows = np.array([self._find(k) for k in keys], dtype=np.int64)
         old, new = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
         full = self.next_index >= len(self.vectors)  # no empty slots left to fill

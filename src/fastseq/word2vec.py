@@ -170,7 +170,6 @@ class Word2Vec:
         if update and self.vocab is None:
             raise RuntimeError("build_vocab(update=True): there is no vocabulary to update yet; "
                                "build one first (update=False)")
-        trim_rule = self.trim_rule if trim_rule is None else trim_rule
         corpus = Corpus(corpus_file=corpus_file, sentences=sentences, unicode_errors=self.unicode_errors)
         t0 = time.perf_counter()
         bar = _bar(self.progress, "vocab", unit="word")
@@ -216,14 +215,14 @@ class Word2Vec:
         if raw == 0:
             raise ValueError("word_freq: no word has a count above 0")
         n_sent = 0 if corpus_count is None else _nonneg_int("corpus_count", corpus_count)
-        trim_rule = self.trim_rule if trim_rule is None else trim_rule
         self._adopt_counts(counts, raw, n_sent, update, trim_rule, "word_freq")
         self._scanned = None  # no corpus was read: train() counts the one it gets
         return self
 
     def _adopt_counts(self, counts, raw, n_sent, update, trim_rule, name):
         """The vocabulary from counted words (a scan or a dict), then the tables and
-        weights for it (grown, with ``update``)."""
+        weights for it (grown, with ``update``). ``trim_rule`` None: the model's."""
+        trim_rule = self.trim_rule if trim_rule is None else trim_rule
         if update:
             vocab = self.vocab.updated(counts, raw, n_sent,
                                        getattr(self.vocab, "effective_min_count", self.min_count),

@@ -253,14 +253,6 @@ def as_float_array(name, value, dtype, ndim=None, minus_inf=False):
     return arr
 
 
-def _is_dtype_name(name):
-    try:
-        np.dtype(name)
-        return True
-    except TypeError:
-        return False
-
-
 def _dtype_of(obj):
     """numpy dtype of a dtype-like (numpy or torch, e.g. torch.float32), or None."""
     try:
@@ -370,10 +362,14 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    @staticmethod
+    def _check_name(name, what):
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"{what} name must be a non-empty string without '.', got {name!r}")
+
     def add_module(self, name, module):
         """Register ``module`` as ``name`` (PyTorch's ``add_module``)."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"module name must be a non-empty string without '.', got {name!r}")
+        self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise ValueError(f"{name}: expected a Module, got {type(module).__name__}")
         setattr(self, name, module)
@@ -382,8 +378,7 @@ class Module:
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None to remove it) as ``name``."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"parameter name must be a non-empty string without '.', got {name!r}")
+        self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise ValueError(f"{name}: expected a Parameter, got {type(param).__name__}")
         if param is None:
@@ -433,11 +428,11 @@ class Module:
             dev = getattr(a, "type", a) if not isinstance(a, str) else a
             if isinstance(dev, str) and dev.split(":")[0] == "cpu":
                 continue
-            if isinstance(dev, str) and not _is_dtype_name(dev):
-                raise ValueError(f"to({a!r}): fastseq runs on the CPU only")
             want = _dtype_of(a)
+            if want is None:  # not a dtype: another device
+                raise ValueError(f"to({a!r}): fastseq runs on the CPU only")
             have = {p.dtype for p in self.parameters()}
-            if want is None or have - {want}:
+            if have - {want}:
                 raise ValueError(f"to({a!r}): the parameters are {', '.join(sorted(map(str, have)))}; "
                                  "build the module with dtype=... instead of converting it")
         return self
