@@ -68,6 +68,31 @@ def test_sentences_are_the_lines_holding_a_word(tmp_path, monkeypatch, chunk):
         assert Corpus(corpus_file=path).count_words()[2] == n, text
 
 
+@pytest.mark.parametrize("chunk", [5, 97, 1 << 18])
+def test_file_counts_equal_str_split_whatever_the_whitespace(tmp_path, monkeypatch, chunk):
+    """The C scan (ASCII whitespace) and the chunks respaced in Python (U+00A0,
+    U+3000, NEL, ...) give str.split()'s words in first-seen order, and the lines
+    holding a word; thousands of distinct words grow the table."""
+    import fastseq.corpus
+    monkeypatch.setattr(fastseq.corpus, "CHUNK_BYTES", chunk)
+    rng = np.random.default_rng(7)
+    spaces = [" ", " ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\u00a0", "\u3000", "\u2028",
+              "\x85", "\n", "\n", "\n \u00a0\n"]
+    words = [f"w{i}" for i in range(6000)] + ["caf\u00e9", "\u65e5\u672c", "a\x00b", "\U0001f600"]
+    parts = []
+    for _ in range(30000):
+        parts.append(words[int(rng.zipf(1.2)) % len(words)])
+        parts.append(spaces[int(rng.integers(len(spaces)))])
+    text = "".join(parts)
+    path = tmp_path / "u.txt"
+    path.write_text(text, encoding="utf-8")
+    counts, raw, n_sent = Corpus(corpus_file=path).count_words()
+    assert list(counts.items()) == list(Counter(text.split()).items())
+    assert raw == len(text.split())
+    assert n_sent == sum(1 for line in text.split("\n") if line.split())
+    assert len(counts) > 2000
+
+
 def test_max_final_vocab_and_min_count():
     counts = {"a": 10, "b": 8, "c": 8, "d": 3, "e": 1}
     # gensim's order (build_vocab_from_freq of these counts): equal counts later-seen first

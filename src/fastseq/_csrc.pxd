@@ -1,5 +1,5 @@
 # Declarations of the C kernels in csrc/ (nothing else lives here).
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 cdef extern from "fs_common.h" nogil:
     ctypedef enum fs_status:
@@ -95,3 +95,29 @@ cdef extern from "fs_rnn.h" nogil:
                              int simd, int n_threads)
     fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
                                    int simd)
+
+cdef extern from "fs_vocab.h" nogil:
+    uint64_t fs_fnv1a(const unsigned char *p, int64_t n)
+    ctypedef struct fs_vslot:
+        uint32_t tag
+        int32_t k
+    ctypedef struct fs_vtable:
+        const unsigned char *text
+        const int64_t *start
+        const int32_t *word_id
+        fs_vslot *slots
+        uint64_t mask
+    void fs_vtable_fill(fs_vtable *t, int64_t n)
+    int64_t fs_utf8_encode(const fs_vtable *t, const unsigned char *buf, int64_t n, int32_t *out)
+
+    ctypedef struct fs_wcount:
+        unsigned char *text
+        int64_t *start
+        int64_t *count
+        int64_t n
+        int64_t raw
+        int64_t lines
+        int line_open
+    fs_wcount *fs_wcount_new(int64_t max_size)
+    void fs_wcount_free(fs_wcount *c)
+    fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n)

@@ -148,104 +148,14 @@ def alias_table(const double[::1] weights):
 
 
 # ---------------------------------------------------------------------------
-# Word -> id mapping of UTF-8 text, for the first epoch's encoding.
+# Words of UTF-8 text (csrc/fs_vocab.c): the vocabulary scan's counts and the
+# first epoch's word -> id lookup.
 #
-# The same result as the Python path in corpus.Corpus.iter_encoded (str.split()
-# on each line of a chunk, dict lookups) for a chunk whose only whitespace is
-# ASCII whitespace (the caller checks: corpus._UNICODE_SPACE), at ~20
-# nanoseconds a word instead of ~0.2 us, so that the encoding no longer competes
-# with the training threads for the cores. Words are matched as UTF-8 bytes;
-# chunks with non-ASCII whitespace (U+00A0, U+3000, ...) take the Python path.
+# Both give what the Python paths in corpus.Corpus give (str.split() on each
+# line of a chunk, a Counter / dict lookups) for a chunk whose only whitespace
+# is ASCII whitespace (the caller checks: corpus._UNICODE_SPACE), at ~20
+# nanoseconds a word instead of ~0.2 us. Words are matched as UTF-8 bytes.
 from libc.stdlib cimport malloc, free
-
-cdef extern from *:
-    """
-    /* str.split() whitespace among ASCII: \\t \\n \\v \\f \\r, \\x1c-\\x1f and space */
-    static inline int fs_ascii_space(unsigned char c) {
-        return c == 32 || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
-    }
-    /* 64-bit FNV-1a, one byte at a time: the same hash when the table is built
-     * and when text is scanned (fs_utf8_encode hashes while it finds the word's end) */
-    #define FS_FNV_INIT 14695981039346656037ULL
-    static inline uint64_t fs_fnv_step(uint64_t h, unsigned char c) {
-        return (h ^ c) * 1099511628211ULL;
-    }
-    static inline uint64_t fs_fnv1a(const unsigned char *p, Py_ssize_t n) {
-        uint64_t h = FS_FNV_INIT;
-        for (Py_ssize_t i = 0; i < n; i++) h = fs_fnv_step(h, p[i]);
-        return h;
-    }
-    /* open addressing, linear probing; a slot holds the word's index k (-1: empty)
-     * and the high 32 bits of its hash, so that most mismatches are rejected
-     * without reading the word */
-    typedef struct { uint32_t tag; int32_t k; } fs_vslot;
-    typedef struct {
-        const unsigned char *text;  /* the words, back to back */
-        const int64_t *start;       /* n_words + 1 offsets into text */
-        const int32_t *word_id;
-        const fs_vslot *slots;
-        uint64_t mask;
-    } fs_vtable;
-
-    static inline int32_t fs_vlookup(const fs_vtable *t, const unsigned char *p,
-                                     Py_ssize_t n, uint64_t h) {
-        uint64_t i = h & t->mask;
-        uint32_t tag = (uint32_t)(h >> 32);
-        for (;;) {
-            fs_vslot s = t->slots[i];
-            if (s.k < 0) return -2;
-            if (s.tag == tag && t->start[s.k + 1] - t->start[s.k] == n) {
-                const unsigned char *w = t->text + t->start[s.k];
-                Py_ssize_t j = 0;
-                while (j < n && w[j] == p[j]) j++;
-                if (j == n) return t->word_id[s.k];
-            }
-            i = (i + 1) & t->mask;
-        }
-    }
-
-    /* ids of the in-vocabulary words of buf[0:n], -1 after every newline; returns
-     * how many were written to out (room for n + 1) */
-    static Py_ssize_t fs_utf8_encode(const fs_vtable *t, const unsigned char *buf,
-                                     Py_ssize_t n, int32_t *out) {
-        unsigned char space[256];  /* 1: whitespace, 2: newline */
-        for (int c = 0; c < 256; c++) space[c] = (unsigned char)fs_ascii_space((unsigned char)c);
-        space[10] = 2;
-        Py_ssize_t i = 0, m = 0;
-        while (i < n) {
-            unsigned char c = buf[i];
-            if (space[c]) {
-                if (space[c] == 2) out[m++] = -1;
-                i++;
-                continue;
-            }
-            Py_ssize_t j = i;
-            uint64_t h = FS_FNV_INIT;
-            do {
-                h = fs_fnv_step(h, buf[j]);
-                j++;
-            } while (j < n && !space[buf[j]]);
-            int32_t wid = fs_vlookup(t, buf + i, j - i, h);
-            out[m] = wid;
-            m += wid >= 0;
-            i = j;
-        }
-        return m;
-    }
-    """
-    int fs_ascii_space(unsigned char c) nogil
-    uint64_t fs_fnv1a(const unsigned char *p, Py_ssize_t n) nogil
-    ctypedef struct fs_vslot:
-        uint32_t tag
-        int32_t k
-    ctypedef struct fs_vtable:
-        const unsigned char *text
-        const int64_t *start
-        const int32_t *word_id
-        const fs_vslot *slots
-        uint64_t mask
-    Py_ssize_t fs_utf8_encode(const fs_vtable *t, const unsigned char *buf, Py_ssize_t n,
-                               int32_t *out) nogil
 
 
 cdef class Utf8Vocab:
@@ -269,7 +179,6 @@ cdef class Utf8Vocab:
                     pass
         self.n = len(words)
         self.blob = b"".join(w for w, _ in words)
-        cdef const unsigned char *text = self.blob
         cdef Py_ssize_t size = 16
         while size < 2 * self.n + 16:
             size *= 2
@@ -279,27 +188,17 @@ cdef class Utf8Vocab:
         if not self.start or not self.word_id or not self.slots:
             raise MemoryError("Utf8Vocab")
         cdef Py_ssize_t k, pos = 0
-        for k in range(size):
-            self.slots[k].k = -1
-            self.slots[k].tag = 0
         for k, (w, i) in enumerate(words):
             self.start[k] = pos
             self.word_id[k] = i
             pos += len(w)
         self.start[self.n] = pos
-        cdef uint64_t h, at, mask = size - 1
-        for k in range(self.n):
-            h = fs_fnv1a(text + self.start[k], self.start[k + 1] - self.start[k])
-            at = h & mask
-            while self.slots[at].k != -1:
-                at = (at + 1) & mask
-            self.slots[at].k = <int32_t> k
-            self.slots[at].tag = <uint32_t> (h >> 32)
-        self.table.text = text
+        self.table.text = self.blob
         self.table.start = self.start
         self.table.word_id = self.word_id
         self.table.slots = self.slots
-        self.table.mask = mask
+        self.table.mask = size - 1
+        fs_vtable_fill(&self.table, self.n)
 
     def __dealloc__(self):
         free(self.start)
@@ -319,3 +218,50 @@ cdef class Utf8Vocab:
         with nogil:
             m = fs_utf8_encode(&self.table, &buf[0], n, &o[0])
         return out[:m]  # a view: the caller copies it on (np.concatenate)
+
+
+cdef class WordCounter:
+    """Counts of the words of UTF-8 chunks split at ASCII whitespace, in first-seen
+    order; ``max_size`` > 0 prunes as word2vec.c does (fs_vocab.h)."""
+    cdef fs_wcount *c
+
+    def __cinit__(self, int64_t max_size=0):
+        self.c = fs_wcount_new(max_size)
+        if self.c == NULL:
+            raise MemoryError("WordCounter")
+
+    def __dealloc__(self):
+        fs_wcount_free(self.c)
+
+    def feed(self, const unsigned char[::1] buf):
+        """Count a chunk that ends at whitespace (or at the end of the text)."""
+        cdef fs_status st = FS_OK
+        cdef Py_ssize_t n = buf.shape[0]
+        if n:
+            with nogil:
+                st = fs_wcount_feed(self.c, &buf[0], n)
+        if st == FS_ERR_ARG:
+            raise ValueError("more than 2**31 - 2 distinct words: pass max_vocab_size")
+        check_status(st, "WordCounter.feed")
+
+    @property
+    def raw(self):
+        """Tokens counted."""
+        return self.c.raw
+
+    @property
+    def lines(self):
+        """Lines that hold a word, the one still open included."""
+        return self.c.lines + self.c.line_open
+
+    def __len__(self):
+        return self.c.n
+
+    def counts(self):
+        """{word: count} in first-seen order (words decoded from UTF-8)."""
+        cdef int64_t k
+        cdef const unsigned char *text = self.c.text
+        out = {}
+        for k in range(self.c.n):
+            out[text[self.c.start[k]:self.c.start[k + 1]].decode("utf-8")] = self.c.count[k]
+        return out

@@ -1,8 +1,8 @@
 """word2vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
 
-The heavy lifting is in csrc/fs_w2v.c (training and frequent-word subsampling);
-this module does the vocabulary, batching, learning-rate schedule, progress and
-model I/O.
+The heavy lifting is in csrc/fs_w2v.c (training and frequent-word subsampling)
+and csrc/fs_vocab.c (a corpus file's word counts and ids); this module does the
+vocabulary, batching, learning-rate schedule, progress and model I/O.
 
 Data flow of ``train``: a producer thread reads the corpus, maps words to ids
 (first epoch; the ids are cached in a temporary file for later epochs), cuts
