@@ -1,4 +1,9 @@
 """Training end to end on the planted-structure demo corpus: quality, determinism, I/O."""
+import errno
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -498,3 +503,90 @@ def test_build_vocab_from_freq_as_gensim():
         Word2Vec(min_count=100).build_vocab_from_freq(freq)
     with pytest.raises(RuntimeError, match="update"):
         Word2Vec().build_vocab_from_freq(freq, update=True)
+
+
+def _cached_train(demo_corpus, epochs=3):
+    return Word2Vec(corpus_file=demo_corpus, sg=1, vector_size=16, epochs=epochs, workers=1, seed=5)
+
+
+@pytest.fixture
+def encode_passes(monkeypatch):
+    from fastseq.corpus import Corpus
+    passes = []
+    real = Corpus.iter_encoded
+
+    def counted(self, *a, **kw):
+        passes.append(1)
+        return real(self, *a, **kw)
+    monkeypatch.setattr(Corpus, "iter_encoded", counted)
+    return passes
+
+
+def test_later_epochs_read_the_id_cache(demo_corpus, encode_passes):
+    _cached_train(demo_corpus)
+    assert len(encode_passes) == 1
+
+
+def test_without_room_for_the_id_cache_later_epochs_encode_again(demo_corpus, monkeypatch, encode_passes):
+    import fastseq.word2vec as w2v
+    ref = _cached_train(demo_corpus)
+    encode_passes.clear()
+
+    class Full:
+        f_bavail, f_frsize = 1000, 4096  # 3.9 MiB free
+    monkeypatch.setattr(w2v.os, "statvfs", lambda path: Full)
+    with pytest.warns(RuntimeWarning, match=r"3 MiB free .* read and encode .*demo.txt again"):
+        m = _cached_train(demo_corpus)
+    assert len(encode_passes) == 3
+    assert np.array_equal(m.wv.vectors, ref.wv.vectors) and np.array_equal(m.syn1neg, ref.syn1neg)
+
+
+@pytest.mark.parametrize("err, fails", [(errno.ENOSPC, False), (errno.EFBIG, False), (errno.EIO, True)])
+def test_a_disk_filling_up_drops_the_id_cache(demo_corpus, monkeypatch, encode_passes, err, fails):
+    """The disk fills in the middle of epoch 1: the cache goes (freeing its space) and
+    training goes on, to the same vectors; any other write error stops it."""
+    import fastseq.word2vec as w2v
+    ref = _cached_train(demo_corpus)
+    encode_passes.clear()
+    real, calls = os.write, []
+
+    def write(fd, data):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(err, os.strerror(err))
+        return real(fd, data)
+    monkeypatch.setattr(w2v.os, "write", write)
+    if fails:
+        with pytest.raises(OSError, match="demo.txt: cannot cache the word ids in"):
+            _cached_train(demo_corpus)
+        return
+    with pytest.warns(RuntimeWarning, match="filled up"):
+        m = _cached_train(demo_corpus)
+    assert len(calls) == 2 and len(encode_passes) == 3
+    assert np.array_equal(m.wv.vectors, ref.wv.vectors)
+
+
+def test_one_epoch_needs_no_id_cache_and_an_uncreatable_one_is_done_without(demo_corpus, monkeypatch):
+    import warnings
+    import fastseq.word2vec as w2v
+    ref1, ref2 = _cached_train(demo_corpus, 1), _cached_train(demo_corpus, 2)
+
+    def refused(*a, **kw):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(w2v.tempfile, "mkstemp", refused)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(_cached_train(demo_corpus, 1).wv.vectors, ref1.wv.vectors)
+    with pytest.warns(RuntimeWarning, match="cannot create a file in .*Permission denied"):
+        assert np.array_equal(_cached_train(demo_corpus, 2).wv.vectors, ref2.wv.vectors)
+
+
+def test_cli_prints_a_warning_as_one_line(demo_corpus, tmp_path):
+    code = ("import sys, fastseq.word2vec as w; w._IdCache.RESERVE = 1 << 62; "
+            "from fastseq.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "w2v", str(demo_corpus), "-o", str(tmp_path / "v.bin"),
+                        "--epochs", "2", "--dim", "8", "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("fastseq w2v: warning: ") and "TMPDIR" in lines[0], r.stderr
+    assert "Warning" not in r.stderr and lines[-1].startswith("fastseq w2v: trained")

@@ -12,6 +12,7 @@ import select
 import signal
 import sys
 import time
+import warnings
 
 from ._threads import INT_MAX as _INT_MAX, MAX_THREADS
 
@@ -298,7 +299,9 @@ def main(argv=None):
     if _main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return args.func(args) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(prog)
+            return args.func(args) or 0
     except KeyboardInterrupt as e:
         written = getattr(args, "written", [])
         what = f"wrote only {', '.join(written)}" if written else "no output written"
@@ -330,6 +333,13 @@ def main(argv=None):
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _warning_printer(prog):
+    """Warnings as one line each, like the errors: "fastseq w2v: warning: ..."."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr if file is None else file)
+    return show
 
 
 class _Terminated(KeyboardInterrupt):

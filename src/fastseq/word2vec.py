@@ -12,6 +12,7 @@ the GIL and runs on all threads, each subsampling a sentence before training it.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from numbers import Integral
 
@@ -588,19 +590,18 @@ class _Producer:
         return False
 
     def _run(self):
-        fd = None
+        cache = None
         try:
-            # the id cache has no name once opened: nothing is left behind, whatever
-            # ends the process (even SIGKILL)
-            fd, cache_path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
-            os.unlink(cache_path)
+            if self.epochs > 1:
+                v = self.model.vocab
+                cache = _IdCache.create(4 * (self.total // self.epochs + v.n_sentences), self.corpus.name)
             done = 0
             sizes = []  # ids per batch in epoch 1: later epochs read the same batches back whole
             for epoch in range(self.epochs):
-                if epoch == 0:
-                    parts = _rebatch(self._encode_and_cache(fd), _BATCH_WORDS)
+                if epoch == 0 or cache is None:
+                    parts = _rebatch(self._encode(cache if epoch == 0 else None), _BATCH_WORDS)
                 else:
-                    parts = _read_batches(fd, sizes)
+                    parts = cache.read_batches(sizes)
                 for b, part in enumerate(parts):
                     if epoch == 0:
                         sizes.append(len(part))
@@ -608,24 +609,22 @@ class _Producer:
                     done += batch.words
                     if not self._put(batch):
                         return
+                if cache is not None and cache.fd is None:  # dropped: the disk filled up
+                    cache = None
             self._put(None)
         except BaseException as e:  # handed to the main thread
             self._put(e)
         finally:
-            if fd is not None:
-                os.close(fd)
+            if cache is not None:
+                cache.close()
 
-    def _encode_and_cache(self, fd):
-        corpus, m = self.corpus, self.model
-        with os.fdopen(os.dup(fd), "wb") as out:
-            for ids in corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
-                try:
-                    out.write(memoryview(ids))  # ids: a contiguous int32 array
-                except OSError as e:
-                    raise type(e)(e.errno, f"{corpus.name}: cannot cache the word ids in "
-                                  f"{tempfile.gettempdir()} ({e.strerror or e}; they take 4 bytes a "
-                                  f"word: point TMPDIR to a roomier place)") from None
-                yield ids
+    def _encode(self, cache):
+        """The corpus's ids (SEP after each sentence), written to ``cache`` on the way."""
+        m = self.model
+        for ids in self.corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
+            if cache is not None and cache.fd is not None:
+                cache.write(ids)
+            yield ids
 
     def _make_batch(self, ids, epoch, b, done):
         """Index sentences and give each its learning rate. The kernel subsamples
@@ -653,15 +652,79 @@ class _Producer:
         return batch
 
 
-def _read_batches(fd, sizes):
-    """The batches of epoch 1 again, read back from the id cache by their sizes."""
-    with os.fdopen(os.dup(fd), "rb") as f:
-        f.seek(0)
-        for n in sizes:
-            arr = np.fromfile(f, dtype=np.int32, count=n)
-            if len(arr) != n:
-                raise OSError(f"the id cache ({tempfile.gettempdir()}) ended early (expected {n} more ids)")
-            yield arr
+class _IdCache:
+    """Epoch 1's word ids in a temporary file with no name (4 bytes an id; nothing is
+    left behind, whatever ends the process), read back by later epochs instead of
+    reading and encoding the corpus again. Without room for it in the temporary
+    directory (checked before, and on every write) later epochs encode the corpus
+    again: the same batches, so the same vectors, only slower; a warning says so."""
+
+    RESERVE = 256 << 20  # free space to leave to others on the temporary file system
+
+    def __init__(self, fd, corpus_name):
+        self.fd = fd
+        self.corpus_name = corpus_name
+
+    @classmethod
+    def create(cls, need, corpus_name):
+        where = tempfile.gettempdir()
+        try:
+            st = os.statvfs(where)
+            free = st.f_bavail * st.f_frsize
+        except (AttributeError, OSError):  # no statvfs (Windows): the writes will tell
+            free = None
+        if free is not None and free < need + cls.RESERVE:
+            _reread_warning(corpus_name, f"{where} has {free >> 20} MiB free and the word ids of an "
+                                         f"epoch take ~{-(-need >> 20)} MiB")
+            return None
+        try:
+            fd, path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
+        except OSError as e:
+            _reread_warning(corpus_name, f"cannot create a file in {where} ({e.strerror or e})")
+            return None
+        try:
+            os.unlink(path)
+        except OSError:
+            os.close(fd)
+            raise
+        return cls(fd, corpus_name)
+
+    def write(self, ids):
+        view = memoryview(ids).cast("B")  # ids: a contiguous int32 array
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as e:
+            if e.errno not in _DISK_FULL:
+                raise type(e)(e.errno, f"{self.corpus_name}: cannot cache the word ids in "
+                                       f"{tempfile.gettempdir()} ({e.strerror or e})") from None
+            self.close()  # frees the space at once
+            _reread_warning(self.corpus_name, f"{tempfile.gettempdir()} filled up ({e.strerror})")
+
+    def read_batches(self, sizes):
+        """The batches of epoch 1 again, by their sizes."""
+        with os.fdopen(os.dup(self.fd), "rb") as f:
+            f.seek(0)
+            for n in sizes:
+                arr = np.fromfile(f, dtype=np.int32, count=n)
+                if len(arr) != n:
+                    raise OSError(f"the id cache ({tempfile.gettempdir()}) ended early "
+                                  f"(expected {n} more ids)")
+                yield arr
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
+
+def _reread_warning(corpus_name, why):
+    warnings.warn(f"{why}: later epochs read and encode {corpus_name} again instead of caching its "
+                  "word ids (same vectors, slower); point TMPDIR to a roomier place to cache them",
+                  RuntimeWarning, stacklevel=2)
 
 
 def _rebatch(stream, batch_words):
