@@ -590,3 +590,17 @@ def test_cli_prints_a_warning_as_one_line(demo_corpus, tmp_path):
     lines = r.stderr.splitlines()
     assert lines[0].startswith("fastseq w2v: warning: ") and "TMPDIR" in lines[0], r.stderr
     assert "Warning" not in r.stderr and lines[-1].startswith("fastseq w2v: trained")
+
+
+def test_queries_after_more_training_use_the_new_vectors(demo_corpus):
+    """train() leaves the norms (and the float16 search copy) to be remade by the
+    next query, as gensim does: a query between two trainings does not go stale."""
+    m = Word2Vec(corpus_file=demo_corpus, vector_size=16, epochs=1, workers=1, seed=2)
+    assert m.wv.norms is None
+    first = m.wv.most_similar("paris", topn=3)
+    m.train(corpus_file=demo_corpus, epochs=1)
+    assert m.wv.norms is None
+    again = m.wv.most_similar("paris", topn=3)
+    fresh = KeyedVectors(m.wv.index_to_key, m.wv.vectors.copy()).most_similar("paris", topn=3)
+    assert again == fresh and again != first
+    np.testing.assert_array_equal(m.wv.norms, np.linalg.norm(m.wv.vectors, axis=1))

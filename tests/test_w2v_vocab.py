@@ -346,6 +346,11 @@ def test_ascii_fast_path_equals_python_path():
     assert fast.encode(text.encode("ascii")).tolist() == _python_encode(text, index)
     assert fast.encode(b"").tolist() == []
     assert fast.encode(b"\n \n").tolist() == [SEP, SEP]
+    # keys str.split() never gives (whitespace, empty, not str, not encodable) are left
+    # out of the table, and the others still match (the slow path of building it)
+    odd = {**index, "two words": 9001, "": 9002, 7: 9003, "\ud800": 9004, "x\x1cy": 9005}
+    assert _w2v.Utf8Vocab(odd).encode(text.encode("ascii")).tolist() == _python_encode(text, index)
+    assert _w2v.Utf8Vocab({}).encode(b"a b\n").tolist() == [SEP]
 
 
 def test_ascii_and_unicode_chunks_encode_alike(tmp_path):

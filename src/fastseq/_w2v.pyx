@@ -158,6 +158,42 @@ def alias_table(const double[::1] weights):
 from libc.stdlib cimport malloc, free
 
 
+def _utf8_words(dict index):
+    """(text, start, ids): the UTF-8 of the keys of ``index`` that str.split() can
+    give (str, not empty, no whitespace, encodable) back to back, word k at
+    text[start[k]:start[k + 1]], and their ids. Vectorised for the usual case of
+    a vocabulary whose every key qualifies (~5 ms for 100,000 words)."""
+    import numpy as np
+    keys = list(index)
+    try:
+        joined = "\n".join(keys)
+        blob = joined.encode("utf-8") if joined.split() == keys else None
+    except (TypeError, UnicodeEncodeError):
+        blob = None
+    if blob is not None:
+        ids = np.fromiter(index.values(), dtype=np.int64, count=len(keys))
+        arr = np.frombuffer(blob, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        start = np.empty(len(keys) + 1, dtype=np.int64)
+        start[0] = 0
+        start[1:-1] = nl - np.arange(len(nl))  # the separators before word k + 1 are k + 1
+        start[-1] = len(arr) - len(nl)
+        return arr[arr != 10].tobytes() if len(nl) else blob, start, ids
+    words, wids = [], []
+    for w, i in index.items():
+        # a word with whitespace can never come out of str.split(); one that does
+        # not encode (a lone surrogate) cannot be in UTF-8 text
+        if isinstance(w, str) and w and not any(c.isspace() for c in w):
+            try:
+                words.append(w.encode("utf-8"))
+                wids.append(i)
+            except UnicodeEncodeError:
+                pass
+    start = np.zeros(len(words) + 1, dtype=np.int64)
+    np.cumsum([len(w) for w in words], out=start[1:])
+    return b"".join(words), start, np.array(wids, dtype=np.int64)
+
+
 cdef class Utf8Vocab:
     """Open-addressing table of a vocabulary's words ({word: id}) as UTF-8 bytes."""
     cdef bytes blob
@@ -168,17 +204,11 @@ cdef class Utf8Vocab:
     cdef Py_ssize_t n
 
     def __cinit__(self, dict index):
-        words = []
-        for w, i in index.items():
-            # a word with whitespace can never come out of str.split(); one that does
-            # not encode (a lone surrogate) cannot be in UTF-8 text
-            if isinstance(w, str) and w and not any(c.isspace() for c in w):
-                try:
-                    words.append((w.encode("utf-8"), i))
-                except UnicodeEncodeError:
-                    pass
-        self.n = len(words)
-        self.blob = b"".join(w for w, _ in words)
+        blob, start_arr, ids_arr = _utf8_words(index)
+        cdef const int64_t[::1] st = start_arr
+        cdef const int64_t[::1] ids = ids_arr
+        self.n = ids.shape[0]
+        self.blob = blob
         cdef Py_ssize_t size = 16
         while size < 2 * self.n + 16:
             size *= 2
@@ -187,12 +217,11 @@ cdef class Utf8Vocab:
         self.slots = <fs_vslot *> malloc(sizeof(fs_vslot) * size)
         if not self.start or not self.word_id or not self.slots:
             raise MemoryError("Utf8Vocab")
-        cdef Py_ssize_t k, pos = 0
-        for k, (w, i) in enumerate(words):
-            self.start[k] = pos
-            self.word_id[k] = i
-            pos += len(w)
-        self.start[self.n] = pos
+        cdef Py_ssize_t k
+        for k in range(self.n):
+            self.start[k] = st[k]
+            self.word_id[k] = <int32_t> ids[k]
+        self.start[self.n] = st[self.n]
         self.table.text = self.blob
         self.table.start = self.start
         self.table.word_id = self.word_id

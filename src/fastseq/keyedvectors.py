@@ -308,9 +308,13 @@ class KeyedVectors:
         self.vectors = _own_array(self.vectors, np.float32)
         if self.counts is not None:
             self.counts = _own_array(self.counts, np.int64)
+        self._vectors_changed()
+        return keys, index
+
+    def _vectors_changed(self):
+        """Norms and the float16 copy are stale: remade when a query needs them."""
         self.norms = None
         self._half = None
-        return keys, index
 
     def _append(self, new_keys, new_vectors, new_counts, spare=False):
         """Rows for new keys at the end. ``spare``: leave room for more (add_vector one

@@ -327,6 +327,7 @@ class Word2Vec:
         self.epoch_losses, self.epoch_examples = losses, examples  # filled as epochs go
         self.running_training_loss = 0.0
         done, epoch = 0, -1
+        last, next_postfix = None, 0.0
         self._callback("on_train_begin")
         try:
             producer.start()
@@ -348,20 +349,24 @@ class Word2Vec:
                 self.running_training_loss += loss
                 done += batch.words
                 if bar is not None:
+                    last = batch
+                    if time.perf_counter() >= next_postfix:  # (~50 us to format: a few times a second)
+                        _postfix(bar, batch, losses, examples)
+                        next_postfix = time.perf_counter() + 0.2
                     bar.update(batch.words)
-                    bar.set_postfix(lr=f"{batch.sent_alpha[-1]:.5f}",
-                                    loss=f"{losses[batch.epoch] / max(examples[batch.epoch], 1):.4f}",
-                                    refresh=False)
         finally:
             producer.stop()
             if bar is not None:
+                if last is not None:
+                    _postfix(bar, last, losses, examples)
                 bar.close()
         self.train_seconds = time.perf_counter() - t0
-        if not np.isfinite(syn0).all():
+        # (a float64 sum of float32 values cannot overflow: finite exactly when every value is)
+        if not np.isfinite(np.sum(syn0, dtype=np.float64)):
             raise FloatingPointError(f"training diverged: vectors became NaN/inf; lower alpha (now {a0})")
         self.train_words = done
         self.raw_words_trained = raw_per_epoch * epochs
-        self.wv.fill_norms(force=True)
+        self.wv._vectors_changed()
         self._enter_epoch(epoch, epochs, epochs)  # ends the last epoch (and any with no words)
         self._callback("on_train_end")
         return done, self.raw_words_trained
@@ -380,7 +385,7 @@ class Word2Vec:
 
     def _epoch_end(self):
         if self.callbacks:  # queries in a callback see this epoch's vectors, as in gensim
-            self.wv.fill_norms(force=True)
+            self.wv._vectors_changed()
         self._callback("on_epoch_end")
 
     def _callback(self, event):
@@ -745,6 +750,12 @@ def _rebatch(stream, batch_words):
             parts, size = ([rest], len(rest)) if len(rest) else ([], 0)
     if size:
         yield np.concatenate(parts)
+
+
+def _postfix(bar, batch, losses, examples):
+    e = batch.epoch
+    bar.set_postfix(lr=f"{batch.sent_alpha[-1]:.5f}", loss=f"{losses[e] / max(examples[e], 1):.4f}",
+                    refresh=False)
 
 
 def _bar(enabled, desc, unit, total=None):
