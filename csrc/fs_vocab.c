@@ -207,8 +207,11 @@ static fs_status fs_wcount_add(fs_wcount *c, const unsigned char *p, int64_t n, 
     return FS_OK;
 }
 
-fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n)
+fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n, int32_t *ids,
+                         int64_t *n_ids)
 {
+    int64_t m = 0;
+    if (n_ids) *n_ids = 0;
     unsigned char space[256];
     fs_space_table(space);
     if (c->n >= INT32_MAX - 1) return FS_ERR_ARG;
@@ -219,6 +222,7 @@ fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n)
             if (space[ch] == 2) {
                 c->lines += c->line_open;
                 c->line_open = 0;
+                if (ids) ids[m++] = -1;
             }
             i++;
             continue;
@@ -231,12 +235,43 @@ fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n)
             c->count[k]++;
         } else {
             if (c->n >= INT32_MAX - 1) return FS_ERR_ARG;
+            k = (int32_t)c->n;
             fs_status st = fs_wcount_add(c, buf + i, j - i, h, at);
             if (st != FS_OK) return st;
         }
+        if (ids) ids[m++] = k;
         c->raw++;
         c->line_open = 1;
         i = j;
     }
+    if (n_ids) *n_ids = m;
     return FS_OK;
+}
+
+int64_t fs_ids_remap(const int32_t *in, int64_t n, const int32_t *remap, int64_t n_remap,
+                     int64_t max_len, int64_t *run, int32_t *out, int64_t *last_sep)
+{
+    int64_t m = 0, r = *run, sep = -1;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t x = in[i];
+        if (x == -1) {
+            sep = m;
+            out[m++] = -1;
+            r = 0;
+            continue;
+        }
+        if (x < -1 || x >= n_remap) return -1;
+        int32_t y = remap[x];
+        if (y < 0) continue;
+        if (r == max_len) {
+            sep = m;
+            out[m++] = -1;
+            r = 0;
+        }
+        out[m++] = y;
+        r++;
+    }
+    *run = r;
+    *last_sep = sep;
+    return m;
 }

@@ -64,8 +64,21 @@ fs_wcount *fs_wcount_new(int64_t max_size);
 void fs_wcount_free(fs_wcount *c);
 
 /* Count the words of buf[0:n]. A chunk must end at whitespace (or the text's
- * end): a word never continues into the next chunk. FS_ERR_NOMEM leaves the
- * counts as they were after some prefix of the chunk. */
-fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n);
+ * end): a word never continues into the next chunk. With ids (room for n + 1),
+ * also write each word's index in the table (its first-seen rank) and -1 after
+ * every newline, their number to *n_ids: the text as ids, for a table that is
+ * not pruned (pruning renumbers). FS_ERR_NOMEM leaves the counts as they were
+ * after some prefix of the chunk. */
+fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n, int32_t *ids,
+                         int64_t *n_ids);
+
+/* in[0:n] (table indices and -1 separators) through remap (n_remap entries: an
+ * id, or < 0 to drop the word), with a -1 inserted wherever a run of kept words
+ * would pass max_len; *run carries the current run's length from chunk to
+ * chunk. Writes to out (room for n + n / max_len + 1) and returns how many,
+ * or -1 for an index outside [-1, n_remap); *last_sep: where the last -1 of
+ * out is (-1: none). */
+int64_t fs_ids_remap(const int32_t *in, int64_t n, const int32_t *remap, int64_t n_remap,
+                     int64_t max_len, int64_t *run, int32_t *out, int64_t *last_sep);
 
 #endif

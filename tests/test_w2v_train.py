@@ -505,8 +505,17 @@ def test_build_vocab_from_freq_as_gensim():
         Word2Vec().build_vocab_from_freq(freq, update=True)
 
 
-def _cached_train(demo_corpus, epochs=3):
-    return Word2Vec(corpus_file=demo_corpus, sg=1, vector_size=16, epochs=epochs, workers=1, seed=5)
+def _cached_train(demo_corpus, epochs=3, scan_ids=False, before_train=None):
+    """Trained on the file; without ``scan_ids``, as on a file other than the one
+    the vocabulary came from (epoch 1 encodes the text and caches the ids)."""
+    m = Word2Vec(sg=1, vector_size=16, epochs=epochs, workers=1, seed=5, progress=False)
+    m.build_vocab(corpus_file=demo_corpus)
+    if not scan_ids:
+        m._drop_scan_ids()
+    if before_train is not None:
+        before_train()
+    m.train(corpus_file=demo_corpus, epochs=epochs)
+    return m
 
 
 @pytest.fixture
@@ -525,6 +534,53 @@ def encode_passes(monkeypatch):
 def test_later_epochs_read_the_id_cache(demo_corpus, encode_passes):
     _cached_train(demo_corpus)
     assert len(encode_passes) == 1
+
+
+def test_training_on_the_scanned_file_reads_the_scans_ids(demo_corpus, tmp_path, monkeypatch, encode_passes):
+    """The vocabulary scan keeps a file's words as ids; training on that file (same
+    vocabulary) reads them instead of the text: the same batches, so the same
+    vectors, as encoding the text. Any other file, a changed one, or another
+    vocabulary goes back to the text."""
+    import fastseq.corpus
+    from fastseq.demo import write_demo_corpus
+    ref = _cached_train(demo_corpus)
+    encode_passes.clear()
+    m = _cached_train(demo_corpus, scan_ids=True)
+    assert encode_passes == [] and m._scan_ids is None  # served one run: its disk space is back
+    assert np.array_equal(m.wv.vectors, ref.wv.vectors) and np.array_equal(m.syn1neg, ref.syn1neg)
+    # long lines cut into max_sentence_length pieces and out-of-vocabulary words
+    # dropped alike, whatever the chunk sizes of the scan and of the reads
+    monkeypatch.setattr(fastseq.corpus, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(fastseq.word2vec._ScanIds, "READ_IDS", 77)
+    text = open(demo_corpus).read().replace("\n", " ", 3000)  # some lines of hundreds of words
+    path = tmp_path / "long.txt"
+    path.write_text(text)
+    runs = []
+    for scan_ids in (True, False):
+        encode_passes.clear()
+        m = Word2Vec(sg=0, vector_size=8, epochs=2, workers=1, seed=1, min_count=30, max_sentence_length=50)
+        m.build_vocab(corpus_file=path)
+        if not scan_ids:
+            m._drop_scan_ids()
+        m.train(corpus_file=path, epochs=2)
+        assert len(encode_passes) == (0 if scan_ids else 1)
+        runs.append(m)
+    assert np.array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
+    # another file, then the scanned file changed: the text again
+    other = tmp_path / "other.txt"
+    write_demo_corpus(other, n_sentences=500, seed=3)
+    m = runs[0]
+    m.build_vocab(corpus_file=path)
+    encode_passes.clear()
+    m.train(corpus_file=other, epochs=1)
+    assert len(encode_passes) == 1 and m._scan_ids is not None
+    with open(path, "a") as f:
+        f.write("one more line\n")
+    m.train(corpus_file=path, epochs=1)
+    assert len(encode_passes) == 2
+    # another vocabulary (build_vocab_from_freq) drops the ids
+    m.build_vocab_from_freq({"a": 50, "b": 40})
+    assert m._scan_ids is None
 
 
 def test_without_room_for_the_id_cache_later_epochs_encode_again(demo_corpus, monkeypatch, encode_passes):
@@ -555,13 +611,14 @@ def test_a_disk_filling_up_drops_the_id_cache(demo_corpus, monkeypatch, encode_p
         if len(calls) == 2:
             raise OSError(err, os.strerror(err))
         return real(fd, data)
-    monkeypatch.setattr(w2v.os, "write", write)
+    def patch():
+        monkeypatch.setattr(w2v.os, "write", write)
     if fails:
         with pytest.raises(OSError, match="demo.txt: cannot cache the word ids in"):
-            _cached_train(demo_corpus)
+            _cached_train(demo_corpus, before_train=patch)
         return
     with pytest.warns(RuntimeWarning, match="filled up"):
-        m = _cached_train(demo_corpus)
+        m = _cached_train(demo_corpus, before_train=patch)
     assert len(calls) == 2 and len(encode_passes) == 3
     assert np.array_equal(m.wv.vectors, ref.wv.vectors)
 
@@ -604,3 +661,47 @@ def test_queries_after_more_training_use_the_new_vectors(demo_corpus):
     fresh = KeyedVectors(m.wv.index_to_key, m.wv.vectors.copy()).most_similar("paris", topn=3)
     assert again == fresh and again != first
     np.testing.assert_array_equal(m.wv.norms, np.linalg.norm(m.wv.vectors, axis=1))
+
+
+def test_the_scans_ids_are_optional(demo_corpus, tmp_path, monkeypatch, encode_passes):
+    """No room for them (quietly: training then caches its own), pruning (which
+    renumbers), a copied model: training reads the text, to the same vectors. A
+    vocabulary update keeps the ids of the file it scanned."""
+    import copy
+    import warnings
+    import fastseq.word2vec as w2v
+    ref = _cached_train(demo_corpus)
+    real = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    m = Word2Vec(sg=1, vector_size=16, epochs=3, workers=1, seed=5, progress=False)
+    monkeypatch.setattr(w2v.os, "write", full)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.build_vocab(corpus_file=demo_corpus)
+    monkeypatch.setattr(w2v.os, "write", real)
+    assert m._scan_ids is None
+    encode_passes.clear()
+    m.train(corpus_file=demo_corpus, epochs=3)
+    assert len(encode_passes) == 1 and np.array_equal(m.wv.vectors, ref.wv.vectors)
+
+    pruned = Word2Vec(vector_size=8, max_vocab_size=10**6, progress=False)
+    pruned.build_vocab(corpus_file=demo_corpus)
+    assert pruned._scan_ids is None
+
+    m = Word2Vec(sg=1, vector_size=16, epochs=3, workers=1, seed=5, progress=False)
+    m.build_vocab(corpus_file=demo_corpus)
+    twin = copy.deepcopy(m)
+    encode_passes.clear()
+    twin.train(corpus_file=demo_corpus, epochs=3)
+    m.train(corpus_file=demo_corpus, epochs=3)
+    assert len(encode_passes) == 1  # the copy's; the original read its ids
+    assert np.array_equal(twin.wv.vectors, m.wv.vectors)
+
+    more = tmp_path / "more.txt"
+    more.write_text("paris france berlin germany\n" * 50)
+    m.build_vocab(corpus_file=more, update=True)
+    encode_passes.clear()
+    m.train(corpus_file=more, epochs=1)
+    assert encode_passes == []

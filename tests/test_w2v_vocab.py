@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from fastseq.corpus import SEP, Corpus, CorpusError
+from fastseq.corpus import OOV, SEP, Corpus, CorpusError
 from fastseq.vocab import Vocab
 from fastseq.word2vec import Word2Vec, _Producer
 
@@ -423,3 +423,25 @@ def test_unicode_corpus_file_encodes_like_sentences(tmp_path):
     from_sentences = np.concatenate(list(Corpus(sentences=sentences).iter_encoded(v.index)))
     assert from_file.tolist() == from_sentences.tolist()
     assert (from_file == SEP).sum() == 2000
+
+
+def test_remap_ids_equals_drop_then_cut_long():
+    """The scan's ranks through a remap, out-of-vocabulary words dropped, long runs
+    cut, in chunks with the run length carried: Corpus.iter_encoded's stream."""
+    from fastseq import _w2v
+    from fastseq.corpus import _cut_long
+    rng = np.random.default_rng(11)
+    ids = np.where(rng.random(5000) < 0.02, -1, rng.integers(0, 40, size=5000)).astype(np.int32)
+    remap = np.where(rng.random(40) < 0.3, OOV, rng.permutation(40)).astype(np.int32)
+    for max_len in (1, 7, 100000):
+        mapped = np.where(ids == SEP, SEP, remap[ids])
+        want = _cut_long(mapped[mapped != OOV], max_len)
+        run, got = np.zeros(1, dtype=np.int64), []
+        for part in np.array_split(ids, [13, 14, 900, 2500]):
+            out, last = _w2v.remap_ids(part, remap, max_len, run)
+            seps = np.flatnonzero(out == SEP)
+            assert last == (seps[-1] if len(seps) else -1)
+            got.append(out)
+        assert np.concatenate(got).tolist() == want.tolist(), max_len
+    with pytest.raises(ValueError, match="outside the table"):
+        _w2v.remap_ids(np.array([40], dtype=np.int32), remap, 5, np.zeros(1, dtype=np.int64))

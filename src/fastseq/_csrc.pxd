@@ -120,4 +120,7 @@ cdef extern from "fs_vocab.h" nogil:
         int line_open
     fs_wcount *fs_wcount_new(int64_t max_size)
     void fs_wcount_free(fs_wcount *c)
-    fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n)
+    fs_status fs_wcount_feed(fs_wcount *c, const unsigned char *buf, int64_t n, int32_t *ids,
+                             int64_t *n_ids)
+    int64_t fs_ids_remap(const int32_t *src, int64_t n, const int32_t *remap, int64_t n_remap,
+                         int64_t max_len, int64_t *run, int32_t *out, int64_t *last_sep)

@@ -262,16 +262,24 @@ cdef class WordCounter:
     def __dealloc__(self):
         fs_wcount_free(self.c)
 
-    def feed(self, const unsigned char[::1] buf):
-        """Count a chunk that ends at whitespace (or at the end of the text)."""
+    def feed(self, const unsigned char[::1] buf, bint ids=False):
+        """Count a chunk that ends at whitespace (or at the end of the text). With
+        ``ids``, returns the chunk as int32 word indices (first-seen ranks), -1 after
+        every newline (meaningless once the table has been pruned)."""
+        import numpy as np
         cdef fs_status st = FS_OK
         cdef Py_ssize_t n = buf.shape[0]
+        cdef int64_t m = 0
+        out = np.empty(n + 1 if ids else 0, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        cdef int32_t *op = &o[0] if ids else NULL
         if n:
             with nogil:
-                st = fs_wcount_feed(self.c, &buf[0], n)
+                st = fs_wcount_feed(self.c, &buf[0], n, op, &m)
         if st == FS_ERR_ARG:
             raise ValueError("more than 2**31 - 2 distinct words: pass max_vocab_size")
         check_status(st, "WordCounter.feed")
+        return out[:m] if ids else None
 
     @property
     def raw(self):
@@ -294,3 +302,23 @@ cdef class WordCounter:
         for k in range(self.c.n):
             out[text[self.c.start[k]:self.c.start[k + 1]].decode("utf-8")] = self.c.count[k]
         return out
+
+
+def remap_ids(const int32_t[::1] ids, const int32_t[::1] remap, int64_t max_len, int64_t[::1] run):
+    """``ids`` (WordCounter indices, -1 separators) mapped through ``remap`` (< 0:
+    drop the word), a -1 inserted where a run of words would pass ``max_len``
+    (``run[0]`` carries the run's length between calls). Returns (int32 array,
+    index of its last -1 or -1)."""
+    import numpy as np
+    cdef int64_t n = ids.shape[0], m = 0, last = -1
+    if max_len < 1:
+        raise ValueError(f"max_len: must be >= 1, got {max_len}")
+    out = np.empty(n + n // max_len + 1, dtype=np.int32)
+    cdef int32_t[::1] o = out
+    cdef const int32_t *rp = &remap[0] if remap.shape[0] else NULL
+    if n:
+        with nogil:
+            m = fs_ids_remap(&ids[0], n, rp, remap.shape[0], max_len, &run[0], &o[0], &last)
+        if m < 0:
+            raise ValueError("remap_ids: an index outside the table")
+    return out[:m], last

@@ -157,7 +157,7 @@ class Corpus:
             if block:
                 yield block
 
-    def count_words(self, max_vocab_size=None, on_progress=None):
+    def count_words(self, max_vocab_size=None, on_progress=None, ids_out=None):
         """One streaming pass. Returns (counts dict in first-seen order, raw tokens,
         sentences: a file's lines that hold a word, the last one without a newline
         included, as gensim's corpus_count counts them).
@@ -166,9 +166,13 @@ class Corpus:
         count past ``max_vocab_size`` distinct words, the words seen at most once
         are dropped, then at most twice, ... (the bar stays raised for later
         prunings) until it fits. Checked at every word, so that a file, its .gz and
-        the same sentences from Python prune alike."""
+        the same sentences from Python prune alike.
+
+        ``ids_out`` (a file, without ``max_vocab_size``): called with each chunk of
+        the corpus as int32 arrays of first-seen ranks (the order of the returned
+        counts), SEP after every line, as the scan goes."""
         if self.corpus_file is not None:
-            return self._count_file(max_vocab_size, on_progress)
+            return self._count_file(max_vocab_size, on_progress, None if max_vocab_size else ids_out)
         raw = 0
         n_sent = 0
         pruner = _Pruner(max_vocab_size) if max_vocab_size else None
@@ -190,7 +194,7 @@ class Corpus:
             raise TypeError(f"sentences: tokens must be str, got {type(bad).__name__} {bad!r:.40}")
         return counter, raw, n_sent
 
-    def _count_file(self, max_vocab_size, on_progress):
+    def _count_file(self, max_vocab_size, on_progress, ids_out):
         """count_words of a file, in C (csrc/fs_vocab.c, ~20 ns a word): chunks with
         whitespace beyond ASCII's are respaced in Python first (str.split() on each
         line, so the same words and lines)."""
@@ -199,7 +203,9 @@ class Corpus:
             raw = block.encode("utf-8")
             if not block.isascii() and _UNICODE_SPACE.search(raw):
                 raw = "\n".join(" ".join(line.split()) for line in block.split("\n")).encode("utf-8")
-            counter.feed(raw)
+            ids = counter.feed(raw, ids_out is not None)
+            if ids_out is not None:
+                ids_out(ids)
             if on_progress is not None:
                 on_progress(counter.raw)
         return Counter(counter.counts()), counter.raw, counter.lines

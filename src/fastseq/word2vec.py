@@ -4,8 +4,9 @@ The heavy lifting is in csrc/fs_w2v.c (training and frequent-word subsampling)
 and csrc/fs_vocab.c (a corpus file's word counts and ids); this module does the
 vocabulary, batching, learning-rate schedule, progress and model I/O.
 
-Data flow of ``train``: a producer thread reads the corpus, maps words to ids
-(first epoch; the ids are cached in a temporary file for later epochs), cuts
+Data flow of ``train``: a producer thread reads the ids the vocabulary scan
+kept of the file (or reads the corpus and maps its words to ids in the first
+epoch, caching them in a temporary file for later epochs), cuts
 the id stream into batches of whole sentences and computes each sentence's
 learning rate; the main thread hands each batch to the C kernel, which releases
 the GIL and runs on all threads, each subsampling a sentence before training it.
@@ -29,7 +30,7 @@ import numpy as np
 from . import _w2v
 from ._atomic import atomic_write
 from ._threads import INT_MAX as _INT_MAX, check_threads, get_num_threads, simd_level
-from .corpus import SEP, Corpus, CorpusError
+from .corpus import OOV, SEP, Corpus, CorpusError
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
 
@@ -134,6 +135,7 @@ class Word2Vec:
         self.callbacks = tuple(callbacks or ())
         self.running_training_loss = 0.0
         self._scanned = None  # what identifies the corpus build_vocab read (_corpus_key)
+        self._scan_ids = None  # its word ids as the scan saw them (a file's: _ScanIds)
         self.progress = bool(progress)
         if unicode_errors not in ("strict", "replace", "ignore"):  # (checked before any file is read)
             raise ValueError(f"unicode_errors: expected 'strict', 'replace' or 'ignore', got {unicode_errors!r}")
@@ -182,17 +184,40 @@ class Word2Vec:
                 bar.update(raw - last[0])
                 last[0] = raw
 
+        self._drop_scan_ids()
+        # the scan's word ids of a file (not when pruning renumbers), for training to read
+        key = _corpus_key(corpus)
+        ids = (_IdCache.create(0, corpus.name, quiet=True)
+               if corpus.corpus_file is not None and not self.max_vocab_size else None)
         try:
-            counts, raw, n_sent = corpus.count_words(self.max_vocab_size, on_progress)
+            try:
+                counts, raw, n_sent = corpus.count_words(self.max_vocab_size, on_progress,
+                                                         ids.write if ids is not None else None)
+            finally:
+                if bar is not None:
+                    bar.close()
+            if raw == 0:
+                raise CorpusError(f"{corpus.name}: empty corpus (no words)")
+            self._adopt_counts(counts, raw, n_sent, update, trim_rule, corpus.name)
+            self.scan_seconds = time.perf_counter() - t0
+            self._scanned = _corpus_key(corpus)
+            if ids is not None and ids.fd is not None and key == self._scanned:
+                self._scan_ids, ids = _ScanIds(ids, key, self.vocab, list(counts)), None
         finally:
-            if bar is not None:
-                bar.close()
-        if raw == 0:
-            raise CorpusError(f"{corpus.name}: empty corpus (no words)")
-        self._adopt_counts(counts, raw, n_sent, update, trim_rule, corpus.name)
-        self.scan_seconds = time.perf_counter() - t0
-        self._scanned = _corpus_key(corpus)
+            if ids is not None:
+                ids.close()
         return self
+
+    def _drop_scan_ids(self):
+        if getattr(self, "_scan_ids", None) is not None:
+            self._scan_ids.close()
+        self._scan_ids = None
+
+    def _scan_ids_for(self, corpus):
+        """The scan's ids, when ``corpus`` is the file they came from (unchanged) and
+        the vocabulary is the one built from them; else None."""
+        s = getattr(self, "_scan_ids", None)
+        return s if s is not None and s.usable(_corpus_key(corpus), self.vocab) else None
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
@@ -219,6 +244,7 @@ class Word2Vec:
         n_sent = 0 if corpus_count is None else _nonneg_int("corpus_count", corpus_count)
         self._adopt_counts(counts, raw, n_sent, update, trim_rule, "word_freq")
         self._scanned = None  # no corpus was read: train() counts the one it gets
+        self._drop_scan_ids()
         return self
 
     def _adopt_counts(self, counts, raw, n_sent, update, trim_rule, name):
@@ -356,6 +382,8 @@ class Word2Vec:
                     bar.update(batch.words)
         finally:
             producer.stop()
+            if producer.scan is not None:  # its disk space goes back once it served a run
+                self._drop_scan_ids()
             if bar is not None:
                 if last is not None:
                     _postfix(bar, last, losses, examples)
@@ -561,6 +589,7 @@ class _Producer:
         self.epochs = epochs
         self.a0, self.a1, self.total = a0, a1, max(total, 1)
         self.queue = queue.Queue(maxsize=3)
+        self.scan = None  # the vocabulary scan's ids, when it reads them
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="fastseq-w2v-producer", daemon=True)
 
@@ -596,14 +625,17 @@ class _Producer:
 
     def _run(self):
         cache = None
+        m = self.model
         try:
-            if self.epochs > 1:
-                v = self.model.vocab
-                cache = _IdCache.create(4 * (self.total // self.epochs + v.n_sentences), self.corpus.name)
+            self.scan = scan = m._scan_ids_for(self.corpus)
+            if self.epochs > 1 and scan is None:
+                cache = _IdCache.create(4 * (self.total // self.epochs + m.vocab.n_sentences), self.corpus.name)
             done = 0
             sizes = []  # ids per batch in epoch 1: later epochs read the same batches back whole
             for epoch in range(self.epochs):
-                if epoch == 0 or cache is None:
+                if scan is not None:  # the same batches every epoch, from the scan's ids
+                    parts = _rebatch(scan.encoded(m.max_sentence_length), _BATCH_WORDS)
+                elif epoch == 0 or cache is None:
                     parts = _rebatch(self._encode(cache if epoch == 0 else None), _BATCH_WORDS)
                 else:
                     parts = cache.read_batches(sizes)
@@ -658,69 +690,147 @@ class _Producer:
 
 
 class _IdCache:
-    """Epoch 1's word ids in a temporary file with no name (4 bytes an id; nothing is
-    left behind, whatever ends the process), read back by later epochs instead of
-    reading and encoding the corpus again. Without room for it in the temporary
-    directory (checked before, and on every write) later epochs encode the corpus
-    again: the same batches, so the same vectors, only slower; a warning says so."""
+    """Word ids in a temporary file with no name (4 bytes an id; nothing is left
+    behind, whatever ends the process). Two uses: the vocabulary scan's ids of a
+    corpus file (_ScanIds), and epoch 1's ids when there are none, read back by
+    later epochs instead of reading and encoding the corpus again. Without room in
+    the temporary directory (checked before, and every 64 MiB written; a write
+    that finds the disk full frees the space at once) the cache is dropped and
+    later epochs encode the corpus again: the same batches, so the same vectors,
+    only slower. A warning says so, unless ``quiet`` (the scan's cache: training
+    then makes its own)."""
 
     RESERVE = 256 << 20  # free space to leave to others on the temporary file system
+    CHECK_EVERY = 64 << 20
 
-    def __init__(self, fd, corpus_name):
+    def __init__(self, fd, corpus_name, quiet=False):
         self.fd = fd
         self.corpus_name = corpus_name
+        self.quiet = quiet
+        self.written = 0
 
     @classmethod
-    def create(cls, need, corpus_name):
+    def create(cls, need, corpus_name, quiet=False):
         where = tempfile.gettempdir()
-        try:
-            st = os.statvfs(where)
-            free = st.f_bavail * st.f_frsize
-        except (AttributeError, OSError):  # no statvfs (Windows): the writes will tell
-            free = None
+        free = _free_bytes(where)
         if free is not None and free < need + cls.RESERVE:
-            _reread_warning(corpus_name, f"{where} has {free >> 20} MiB free and the word ids of an "
-                                         f"epoch take ~{-(-need >> 20)} MiB")
+            if not quiet:
+                _reread_warning(corpus_name, f"{where} has {free >> 20} MiB free and the word ids of an "
+                                             f"epoch take ~{-(-need >> 20)} MiB")
             return None
         try:
             fd, path = tempfile.mkstemp(prefix="fastseq-ids-", suffix=".i32")
         except OSError as e:
-            _reread_warning(corpus_name, f"cannot create a file in {where} ({e.strerror or e})")
+            if not quiet:
+                _reread_warning(corpus_name, f"cannot create a file in {where} ({e.strerror or e})")
             return None
         try:
             os.unlink(path)
         except OSError:
             os.close(fd)
             raise
-        return cls(fd, corpus_name)
+        return cls(fd, corpus_name, quiet)
 
     def write(self, ids):
+        if self.fd is None:
+            return
         view = memoryview(ids).cast("B")  # ids: a contiguous int32 array
+        if self.written // self.CHECK_EVERY != (self.written + len(view)) // self.CHECK_EVERY:
+            free = _free_bytes(tempfile.gettempdir())
+            if free is not None and free < len(view) + self.RESERVE:
+                self._drop(f"{tempfile.gettempdir()} is filling up ({free >> 20} MiB free)")
+                return
         try:
             while view:
-                view = view[os.write(self.fd, view):]
+                n = os.write(self.fd, view)
+                self.written += n
+                view = view[n:]
         except OSError as e:
-            if e.errno not in _DISK_FULL:
+            if e.errno not in _DISK_FULL and not self.quiet:
                 raise type(e)(e.errno, f"{self.corpus_name}: cannot cache the word ids in "
                                        f"{tempfile.gettempdir()} ({e.strerror or e})") from None
-            self.close()  # frees the space at once
-            _reread_warning(self.corpus_name, f"{tempfile.gettempdir()} filled up ({e.strerror})")
+            self._drop(f"{tempfile.gettempdir()} filled up ({e.strerror})")
+
+    def _drop(self, why):
+        self.close()  # frees the space at once
+        if not self.quiet:
+            _reread_warning(self.corpus_name, why)
+
+    def read(self, offset, n):
+        """Up to ``n`` ids from id ``offset`` on (fewer at the end)."""
+        return np.frombuffer(os.pread(self.fd, 4 * n, 4 * offset), dtype=np.int32)
 
     def read_batches(self, sizes):
         """The batches of epoch 1 again, by their sizes."""
-        with os.fdopen(os.dup(self.fd), "rb") as f:
-            f.seek(0)
-            for n in sizes:
-                arr = np.fromfile(f, dtype=np.int32, count=n)
-                if len(arr) != n:
-                    raise OSError(f"the id cache ({tempfile.gettempdir()}) ended early "
-                                  f"(expected {n} more ids)")
-                yield arr
+        at = 0
+        for n in sizes:
+            arr = self.read(at, n)
+            if len(arr) != n:
+                raise OSError(f"the id cache ({tempfile.gettempdir()}) ended early "
+                              f"(expected {n} more ids)")
+            at += n
+            yield arr
 
     def close(self):
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+    def __del__(self):
+        self.close()
+
+    def __deepcopy__(self, memo):  # a copied model gets a closed cache, not the same descriptor
+        return _IdCache(None, self.corpus_name, self.quiet)
+
+
+class _ScanIds:
+    """A corpus file as the vocabulary scan saw it: each word's first-seen rank
+    (SEP after every line) in an _IdCache, and ``remap``, rank -> vocabulary id
+    (OOV: not in the vocabulary). Every epoch of
+    training on the same file with the same vocabulary reads it instead of the
+    text: ~2 ns a word instead of reading, decoding and looking up each word."""
+
+    READ_IDS = 1 << 16  # below a batch (_BATCH_WORDS): _rebatch looks for sentence ends once a batch
+
+    def __init__(self, cache, key, vocab, ranked_words):
+        self.cache, self.key, self.vocab = cache, key, vocab
+        get = vocab.index.get
+        self.remap = np.fromiter((get(w, OOV) for w in ranked_words), dtype=np.int32,
+                                 count=len(ranked_words))
+
+    def usable(self, key, vocab):
+        return self.cache.fd is not None and vocab is self.vocab and key == self.key
+
+    def encoded(self, max_sentence_length):
+        """What Corpus.iter_encoded gives for the file: SEP-terminated arrays of
+        in-vocabulary ids, runs longer than ``max_sentence_length`` cut."""
+        run = np.zeros(1, dtype=np.int64)
+        carry = np.empty(0, dtype=np.int32)
+        at = 0
+        while True:
+            raw = self.cache.read(at, self.READ_IDS)
+            if not len(raw):
+                break
+            at += len(raw)
+            ids, last = _w2v.remap_ids(raw, self.remap, max_sentence_length, run)
+            if last < 0:
+                carry = np.concatenate((carry, ids))
+                continue
+            yield np.concatenate((carry, ids[:last + 1])) if len(carry) else ids[:last + 1]
+            carry = ids[last + 1:]
+        if len(carry):
+            yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+
+    def close(self):
+        self.cache.close()
+
+
+def _free_bytes(where):
+    try:
+        st = os.statvfs(where)
+        return st.f_bavail * st.f_frsize
+    except (AttributeError, OSError):  # no statvfs (Windows): the writes will tell
+        return None
 
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
