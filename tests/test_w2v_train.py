@@ -705,3 +705,14 @@ def test_the_scans_ids_are_optional(demo_corpus, tmp_path, monkeypatch, encode_p
     encode_passes.clear()
     m.train(corpus_file=more, epochs=1)
     assert encode_passes == []
+
+
+def test_a_pickled_model_does_not_carry_the_scans_file_descriptor(demo_corpus):
+    import pickle
+    m = Word2Vec(vector_size=8, epochs=1, workers=1, progress=False)
+    m.build_vocab(corpus_file=demo_corpus)
+    twin = pickle.loads(pickle.dumps(m))
+    assert twin._scan_ids.cache.fd is None and m._scan_ids.cache.fd is not None
+    twin.train(corpus_file=demo_corpus)
+    m.train(corpus_file=demo_corpus)
+    assert np.array_equal(twin.wv.vectors, m.wv.vectors)

@@ -200,10 +200,10 @@ class Corpus:
         line, so the same words and lines)."""
         counter = _w2v.WordCounter(max_vocab_size or 0)
         for block in self.iter_token_blocks():
-            raw = block.encode("utf-8")
-            if not block.isascii() and _UNICODE_SPACE.search(raw):
-                raw = "\n".join(" ".join(line.split()) for line in block.split("\n")).encode("utf-8")
-            ids = counter.feed(raw, ids_out is not None)
+            data = block.encode("utf-8")
+            if not block.isascii() and _UNICODE_SPACE.search(data):
+                data = "\n".join(" ".join(line.split()) for line in block.split("\n")).encode("utf-8")
+            ids = counter.feed(data, ids_out is not None)
             if ids_out is not None:
                 ids_out(ids)
             if on_progress is not None:

@@ -779,8 +779,8 @@ class _IdCache:
     def __del__(self):
         self.close()
 
-    def __deepcopy__(self, memo):  # a copied model gets a closed cache, not the same descriptor
-        return _IdCache(None, self.corpus_name, self.quiet)
+    def __reduce__(self):  # a copied (or pickled) model gets a closed cache, never the descriptor
+        return _IdCache, (None, self.corpus_name, self.quiet)
 
 
 class _ScanIds:
