@@ -445,3 +445,22 @@ def test_remap_ids_equals_drop_then_cut_long():
         assert np.concatenate(got).tolist() == want.tolist(), max_len
     with pytest.raises(ValueError, match="outside the table"):
         _w2v.remap_ids(np.array([40], dtype=np.int32), remap, 5, np.zeros(1, dtype=np.int64))
+
+
+def test_encode_sentences_equals_dict_lookups():
+    """The C-speed encoding of token lists: found tokens' ids then SEP per sentence,
+    anything else (unknown words, tokens of other types) dropped; tuples too."""
+    from fastseq import _w2v
+    rng = np.random.default_rng(12)
+    words = [f"w{i}" for i in range(500)]
+    index = {w: i for i, w in enumerate(words[:300])}
+    block = [[words[j] for j in rng.integers(0, 500, size=rng.integers(0, 40))] for _ in range(400)]
+    block[3] = tuple(block[3])
+    block[7] = block[7] + [7, None, 2.5, b"w1"]
+    want = []
+    for s in block:
+        want += [index[t] for t in s if isinstance(t, str) and t in index] + [SEP]
+    assert _w2v.encode_sentences(block, index).tolist() == want
+    assert _w2v.encode_sentences([], index).tolist() == []
+    with pytest.raises(TypeError, match="unhashable"):
+        _w2v.encode_sentences([["w1", ["nested"]]], index)

@@ -217,7 +217,8 @@ class Corpus:
         ``max_sentence_length`` (after dropping) are cut into pieces; every
         yielded array ends with SEP, so arrays hold whole sentences."""
         get = index.get
-        fast = _w2v.Utf8Vocab(index)  # C lookups for chunks with only ASCII whitespace
+        # C lookups of a file's chunks with only ASCII whitespace (UTF-8 bytes)
+        fast = _w2v.Utf8Vocab(index) if self.corpus_file is not None else None
         carry = np.empty(0, dtype=np.int32)  # unfinished sentence from the previous block
         for block in self.iter_token_blocks():
             raw = None  # the chunk's UTF-8 bytes when the C lookups can take it
@@ -227,21 +228,18 @@ class Corpus:
                     raw = None  # non-ASCII whitespace: the Python path splits there
             if raw is not None:
                 arr = fast.encode(raw)
+            elif not isinstance(block, str):
+                arr = _w2v.encode_sentences(block, index)
             else:
                 out = []
-                if isinstance(block, str):
-                    lines = block.split("\n")
-                    last = lines.pop()  # continues in the next chunk ("" after a final newline)
-                    for line in lines:
-                        toks = line.split()
-                        out.extend(map(get, toks, repeat(OOV, len(toks))))
-                        out.append(SEP)
-                    toks = last.split()
+                lines = block.split("\n")
+                last = lines.pop()  # continues in the next chunk ("" after a final newline)
+                for line in lines:
+                    toks = line.split()
                     out.extend(map(get, toks, repeat(OOV, len(toks))))
-                else:
-                    for sentence in block:
-                        out.extend(map(get, sentence, repeat(OOV, len(sentence))))
-                        out.append(SEP)
+                    out.append(SEP)
+                toks = last.split()
+                out.extend(map(get, toks, repeat(OOV, len(toks))))
                 arr = np.array(out, dtype=np.int32)
                 arr = arr[arr != OOV]
             arr = _cut_long(np.concatenate((carry, arr)), max_sentence_length)
