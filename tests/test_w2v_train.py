@@ -1,6 +1,7 @@
 """Training end to end on the planted-structure demo corpus: quality, determinism, I/O."""
 import errno
 import os
+import shutil
 import subprocess
 import sys
 
@@ -566,18 +567,33 @@ def test_training_on_the_scanned_file_reads_the_scans_ids(demo_corpus, tmp_path,
         assert len(encode_passes) == (0 if scan_ids else 1)
         runs.append(m)
     assert np.array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
-    # another file, then the scanned file changed: the text again
+    # training on another file reads its text (and the scan's ids go: they serve
+    # the next training only)
     other = tmp_path / "other.txt"
     write_demo_corpus(other, n_sentences=500, seed=3)
     m = runs[0]
     m.build_vocab(corpus_file=path)
     encode_passes.clear()
     m.train(corpus_file=other, epochs=1)
-    assert len(encode_passes) == 1 and m._scan_ids is not None
-    with open(path, "a") as f:
-        f.write("one more line\n")
-    m.train(corpus_file=path, epochs=1)
-    assert len(encode_passes) == 2
+    assert len(encode_passes) == 1 and m._scan_ids is None
+    # the scanned file replaced by another of the same size with the same times, or
+    # decoded otherwise: the text again
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("cat dog\n" * 5000)
+    b.write_text("dog cat\n" * 5000)
+    for change in ("copy", "decoding"):
+        m = Word2Vec(vector_size=8, epochs=1, workers=1, progress=False, min_count=1)
+        m.build_vocab(corpus_file=a)
+        if change == "copy":
+            shutil.copyfile(b, a)
+            shutil.copystat(b, a)
+            os.utime(a, ns=(os.stat(a).st_atime_ns, m._scan_ids.key[4]))  # the scanned mtime
+            assert os.stat(a).st_size == m._scan_ids.key[3]
+        else:
+            m.unicode_errors = "replace"
+        encode_passes.clear()
+        m.train(corpus_file=a, epochs=1)
+        assert len(encode_passes) == 1, change
     # another vocabulary (build_vocab_from_freq) drops the ids
     m.build_vocab_from_freq({"a": 50, "b": 40})
     assert m._scan_ids is None
@@ -712,7 +728,25 @@ def test_a_pickled_model_does_not_carry_the_scans_file_descriptor(demo_corpus):
     m = Word2Vec(vector_size=8, epochs=1, workers=1, progress=False)
     m.build_vocab(corpus_file=demo_corpus)
     twin = pickle.loads(pickle.dumps(m))
-    assert twin._scan_ids.cache.fd is None and m._scan_ids.cache.fd is not None
+    assert twin._scan_ids is None and m._scan_ids.cache.fd is not None
     twin.train(corpus_file=demo_corpus)
     m.train(corpus_file=demo_corpus)
     assert np.array_equal(twin.wv.vectors, m.wv.vectors)
+
+
+def test_an_interrupted_training_leaves_no_stale_norms(demo_corpus, monkeypatch):
+    import fastseq.word2vec as w2v
+    m = Word2Vec(corpus_file=demo_corpus, vector_size=16, epochs=1, workers=1, seed=2)
+    m.wv.most_similar("paris")
+    assert m.wv.norms is not None
+    real, calls = w2v._w2v.train_batch, []
+
+    def interrupted(*a, **kw):  # Ctrl-C after the first batch trained
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+    monkeypatch.setattr(w2v._w2v, "train_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        m.train(corpus_file=demo_corpus, epochs=2)
+    assert m.wv.norms is None  # some vectors changed: the next query remakes them

@@ -462,5 +462,15 @@ def test_encode_sentences_equals_dict_lookups():
         want += [index[t] for t in s if isinstance(t, str) and t in index] + [SEP]
     assert _w2v.encode_sentences(block, index).tolist() == want
     assert _w2v.encode_sentences([], index).tolist() == []
+
+    class Liar:  # says 1 token, yields 20,000: the output grows (it once overran its buffer)
+        def __len__(self):
+            return 1
+
+        def __iter__(self):
+            return iter(words[:4] * 5000)
+    got = _w2v.encode_sentences([Liar(), ["w5"], Liar()], index)
+    one = [0, 1, 2, 3] * 5000 + [SEP]
+    assert got.tolist() == one + [5, SEP] + one
     with pytest.raises(TypeError, match="unhashable"):
         _w2v.encode_sentences([["w1", ["nested"]]], index)

@@ -332,9 +332,11 @@ def encode_sentences(block, dict index):
     """Ids of a block of sentences (token lists): each sentence's tokens found in
     ``index`` (token -> id), then -1; the others dropped. Dict lookups at C speed
     (~20 ns a token against ~80 in a Python loop); the GIL is let go every 2,048
-    tokens, so that the thread calling the training kernel gets it back soon."""
+    tokens, so that the thread calling the training kernel gets it back soon.
+    The output grows if a sentence yields more tokens than its len() said (or
+    another thread grows it meanwhile)."""
     import numpy as np
-    cdef Py_ssize_t n = 0
+    cdef Py_ssize_t n = 1
     for sentence in block:
         n += len(sentence) + 1
     out = np.empty(n, dtype=np.int32)
@@ -345,12 +347,18 @@ def encode_sentences(block, dict index):
         for tok in (<list> sentence if type(sentence) is list else sentence):
             v = PyDict_GetItemWithError(index, tok)
             if v != NULL:
+                if m + 1 >= o.shape[0]:  # (room for this id and the sentence's -1)
+                    out = np.concatenate((out, np.empty(o.shape[0], dtype=np.int32)))
+                    o = out
                 o[m] = <int32_t> (<object> v)
                 m += 1
             k += 1
             if (k & 2047) == 0:
                 with nogil:
                     pass
+        if m >= o.shape[0]:
+            out = np.concatenate((out, np.empty(o.shape[0], dtype=np.int32)))
+            o = out
         o[m] = -1
         m += 1
     return out[:m]

@@ -186,7 +186,7 @@ class Word2Vec:
 
         self._drop_scan_ids()
         # the scan's word ids of a file (not when pruning renumbers), for training to read
-        key = _corpus_key(corpus)
+        key = _scan_key(corpus)
         ids = (_IdCache.create(0, corpus.name, quiet=True)
                if corpus.corpus_file is not None and not self.max_vocab_size else None)
         try:
@@ -201,7 +201,7 @@ class Word2Vec:
             self._adopt_counts(counts, raw, n_sent, update, trim_rule, corpus.name)
             self.scan_seconds = time.perf_counter() - t0
             self._scanned = _corpus_key(corpus)
-            if ids is not None and ids.fd is not None and key == self._scanned:
+            if ids is not None and ids.fd is not None and key is not None and key == _scan_key(corpus):
                 self._scan_ids, ids = _ScanIds(ids, key, self.vocab, list(counts)), None
         finally:
             if ids is not None:
@@ -217,7 +217,7 @@ class Word2Vec:
         """The scan's ids, when ``corpus`` is the file they came from (unchanged) and
         the vocabulary is the one built from them; else None."""
         s = getattr(self, "_scan_ids", None)
-        return s if s is not None and s.usable(_corpus_key(corpus), self.vocab) else None
+        return s if s is not None and s.usable(_scan_key(corpus), self.vocab) else None
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
                               update=False):
@@ -382,8 +382,8 @@ class Word2Vec:
                     bar.update(batch.words)
         finally:
             producer.stop()
-            if producer.scan is not None:  # its disk space goes back once it served a run
-                self._drop_scan_ids()
+            self._drop_scan_ids()  # they serve the training after the scan, once: the disk space goes back
+            self.wv._vectors_changed()  # (also after an interrupted run: some vectors changed)
             if bar is not None:
                 if last is not None:
                     _postfix(bar, last, losses, examples)
@@ -394,7 +394,6 @@ class Word2Vec:
             raise FloatingPointError(f"training diverged: vectors became NaN/inf; lower alpha (now {a0})")
         self.train_words = done
         self.raw_words_trained = raw_per_epoch * epochs
-        self.wv._vectors_changed()
         self._enter_epoch(epoch, epochs, epochs)  # ends the last epoch (and any with no words)
         self._callback("on_train_end")
         return done, self.raw_words_trained
@@ -576,6 +575,21 @@ def _corpus_key(corpus):
     return ("file", os.path.abspath(corpus.corpus_file), st.st_size, st.st_mtime_ns)
 
 
+def _scan_key(corpus):
+    """What must not change between the vocabulary scan of a file and a training
+    that reads its ids instead of the text: the file (path, device, inode, size,
+    modification and status-change times: a same-size file copied over it with its
+    times kept changes the last) and how its bytes are decoded."""
+    if corpus.corpus_file is None:
+        return None
+    try:
+        st = os.stat(corpus.corpus_file)
+    except OSError:
+        return None
+    return (os.path.abspath(corpus.corpus_file), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns, corpus.unicode_errors)
+
+
 class _Batch:
     __slots__ = ("tokens", "sent_start", "sent_alpha", "seed", "epoch", "words")
 
@@ -589,7 +603,6 @@ class _Producer:
         self.epochs = epochs
         self.a0, self.a1, self.total = a0, a1, max(total, 1)
         self.queue = queue.Queue(maxsize=3)
-        self.scan = None  # the vocabulary scan's ids, when it reads them
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="fastseq-w2v-producer", daemon=True)
 
@@ -627,7 +640,7 @@ class _Producer:
         cache = None
         m = self.model
         try:
-            self.scan = scan = m._scan_ids_for(self.corpus)
+            scan = m._scan_ids_for(self.corpus)
             if self.epochs > 1 and scan is None:
                 cache = _IdCache.create(4 * (self.total // self.epochs + m.vocab.n_sentences), self.corpus.name)
             done = 0
@@ -697,8 +710,8 @@ class _IdCache:
     the temporary directory (checked before, and every 64 MiB written; a write
     that finds the disk full frees the space at once) the cache is dropped and
     later epochs encode the corpus again: the same batches, so the same vectors,
-    only slower. A warning says so, unless ``quiet`` (the scan's cache: training
-    then makes its own)."""
+    only slower. A warning says so, unless ``quiet`` (the scan's cache, which
+    any write error drops: training then makes its own)."""
 
     RESERVE = 256 << 20  # free space to leave to others on the temporary file system
     CHECK_EVERY = 64 << 20
@@ -779,9 +792,6 @@ class _IdCache:
     def __del__(self):
         self.close()
 
-    def __reduce__(self):  # a copied (or pickled) model gets a closed cache, never the descriptor
-        return _IdCache, (None, self.corpus_name, self.quiet)
-
 
 class _ScanIds:
     """A corpus file as the vocabulary scan saw it: each word's first-seen rank
@@ -799,7 +809,10 @@ class _ScanIds:
                                  count=len(ranked_words))
 
     def usable(self, key, vocab):
-        return self.cache.fd is not None and vocab is self.vocab and key == self.key
+        return self.cache.fd is not None and vocab is self.vocab and key is not None and key == self.key
+
+    def __reduce__(self):  # a copied or pickled model has none (never the descriptor)
+        return type(None), ()
 
     def encoded(self, max_sentence_length):
         """What Corpus.iter_encoded gives for the file: SEP-terminated arrays of
