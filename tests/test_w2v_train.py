@@ -750,3 +750,30 @@ def test_an_interrupted_training_leaves_no_stale_norms(demo_corpus, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         m.train(corpus_file=demo_corpus, epochs=2)
     assert m.wv.norms is None  # some vectors changed: the next query remakes them
+
+
+def test_scan_ids_feed_epoch_one_and_the_cache_the_rest(demo_corpus, monkeypatch, encode_passes):
+    """Epoch 1 reads the scan's ids and caches its batches for the later epochs;
+    without room for that cache the scan's ids serve every epoch (quietly: the
+    text is not read again). The same vectors either way."""
+    import warnings
+    import fastseq.word2vec as w2v
+    reads = []
+    real = w2v._ScanIds.encoded
+
+    def counted(self, *a):
+        reads.append(1)
+        return real(self, *a)
+    monkeypatch.setattr(w2v._ScanIds, "encoded", counted)
+    ref = _cached_train(demo_corpus, scan_ids=True)
+    assert len(reads) == 1 and encode_passes == []
+    reads.clear()
+
+    class Full:
+        f_bavail, f_frsize = 1000, 4096
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = _cached_train(demo_corpus, scan_ids=True,
+                          before_train=lambda: monkeypatch.setattr(w2v.os, "statvfs", lambda p: Full))
+    assert len(reads) == 3 and encode_passes == []
+    assert np.array_equal(m.wv.vectors, ref.wv.vectors)

@@ -640,18 +640,23 @@ class _Producer:
         cache = None
         m = self.model
         try:
+            # epoch 1 reads the scan's ids of the file (or the corpus itself) and writes
+            # the batches' ids to a cache that later epochs read back whole; without
+            # room for it, later epochs read the scan's ids again (or, without those,
+            # the corpus: then a warning says so)
             scan = m._scan_ids_for(self.corpus)
-            if self.epochs > 1 and scan is None:
-                cache = _IdCache.create(4 * (self.total // self.epochs + m.vocab.n_sentences), self.corpus.name)
+            if self.epochs > 1:
+                cache = _IdCache.create(4 * (self.total // self.epochs + m.vocab.n_sentences),
+                                        self.corpus.name, quiet=scan is not None)
             done = 0
             sizes = []  # ids per batch in epoch 1: later epochs read the same batches back whole
             for epoch in range(self.epochs):
-                if scan is not None:  # the same batches every epoch, from the scan's ids
-                    parts = _rebatch(scan.encoded(m.max_sentence_length), _BATCH_WORDS)
-                elif epoch == 0 or cache is None:
-                    parts = _rebatch(self._encode(cache if epoch == 0 else None), _BATCH_WORDS)
-                else:
+                if epoch > 0 and cache is not None:
                     parts = cache.read_batches(sizes)
+                else:
+                    source = (scan.encoded(m.max_sentence_length) if scan is not None
+                              else self.corpus.iter_encoded(m.vocab.index, m.max_sentence_length))
+                    parts = _rebatch(_written(source, cache if epoch == 0 else None), _BATCH_WORDS)
                 for b, part in enumerate(parts):
                     if epoch == 0:
                         sizes.append(len(part))
@@ -661,20 +666,14 @@ class _Producer:
                         return
                 if cache is not None and cache.fd is None:  # dropped: the disk filled up
                     cache = None
+                if epoch == 0 and cache is not None and scan is not None:
+                    scan.close()  # its disk space back now: the cache holds the batches
             self._put(None)
         except BaseException as e:  # handed to the main thread
             self._put(e)
         finally:
             if cache is not None:
                 cache.close()
-
-    def _encode(self, cache):
-        """The corpus's ids (SEP after each sentence), written to ``cache`` on the way."""
-        m = self.model
-        for ids in self.corpus.iter_encoded(m.vocab.index, m.max_sentence_length):
-            if cache is not None and cache.fd is not None:
-                cache.write(ids)
-            yield ids
 
     def _make_batch(self, ids, epoch, b, done):
         """Index sentences and give each its learning rate. The kernel subsamples
@@ -700,6 +699,14 @@ class _Producer:
         batch.epoch = epoch
         batch.words = words
         return batch
+
+
+def _written(source, cache):
+    """The id arrays of ``source``, written to ``cache`` (when it is open) on the way."""
+    for ids in source:
+        if cache is not None and cache.fd is not None:
+            cache.write(ids)
+        yield ids
 
 
 class _IdCache:
