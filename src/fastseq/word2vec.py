@@ -803,9 +803,10 @@ class _IdCache:
 class _ScanIds:
     """A corpus file as the vocabulary scan saw it: each word's first-seen rank
     (SEP after every line) in an _IdCache, and ``remap``, rank -> vocabulary id
-    (OOV: not in the vocabulary). Every epoch of
-    training on the same file with the same vocabulary reads it instead of the
-    text: ~2 ns a word instead of reading, decoding and looking up each word."""
+    (OOV: not in the vocabulary). The next training on the same file with the same
+    vocabulary reads it instead of the text in epoch 1 (every epoch when there is
+    no room to cache epoch 1's batches): ~2 ns a word instead of reading, decoding
+    and looking up each word."""
 
     READ_IDS = 1 << 16  # below a batch (_BATCH_WORDS): _rebatch looks for sentence ends once a batch
 
