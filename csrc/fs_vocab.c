@@ -138,15 +138,34 @@ void fs_wcount_free(fs_wcount *c)
     free(c);
 }
 
-static int fs_grow(void **p, size_t elem, int64_t *cap, int64_t need, int extra)
+/* room for the text of one more word of n bytes */
+static int fs_text_room(fs_wcount *c, int64_t n)
 {
-    if (need <= *cap) return 0;
-    int64_t cap2 = *cap;
-    while (cap2 < need) cap2 *= 2;
-    void *q = realloc(*p, elem * (size_t)(cap2 + extra));
-    if (!q) return -1;
-    *p = q;
-    *cap = cap2;
+    if (c->text_len + n <= c->text_cap) return 0;
+    int64_t cap = c->text_cap;
+    while (cap < c->text_len + n) cap *= 2;
+    unsigned char *text = realloc(c->text, (size_t)cap);
+    if (!text) return -1;
+    c->text = text;
+    c->text_cap = cap;
+    return 0;
+}
+
+/* room for word c->n: start holds cap + 1 entries, count and hash cap */
+static int fs_word_room(fs_wcount *c)
+{
+    if (c->n < c->cap) return 0;
+    int64_t cap = c->cap * 2;
+    int64_t *start = realloc(c->start, sizeof(int64_t) * (size_t)(cap + 1));
+    if (!start) return -1;
+    c->start = start;
+    int64_t *count = realloc(c->count, sizeof(int64_t) * (size_t)cap);
+    if (!count) return -1;
+    c->count = count;
+    uint64_t *hash = realloc(c->hash, sizeof(uint64_t) * (size_t)cap);
+    if (!hash) return -1;
+    c->hash = hash;
+    c->cap = cap;
     return 0;
 }
 
@@ -177,14 +196,7 @@ static void fs_wcount_prune(fs_wcount *c)
 static fs_status fs_wcount_add(fs_wcount *c, const unsigned char *p, int64_t n, uint64_t h,
                                uint64_t at)
 {
-    int64_t cap = c->cap;
-    if (fs_grow((void **)&c->start, sizeof(int64_t), &cap, c->n + 1, 1)) return FS_ERR_NOMEM;
-    cap = c->cap;
-    if (fs_grow((void **)&c->count, sizeof(int64_t), &cap, c->n + 1, 0)) return FS_ERR_NOMEM;
-    cap = c->cap;
-    if (fs_grow((void **)&c->hash, sizeof(uint64_t), &cap, c->n + 1, 0)) return FS_ERR_NOMEM;
-    c->cap = cap;
-    if (fs_grow((void **)&c->text, 1, &c->text_cap, c->text_len + n, 0)) return FS_ERR_NOMEM;
+    if (fs_word_room(c) || fs_text_room(c, n)) return FS_ERR_NOMEM;
     if ((uint64_t)(c->n + 1) * 2 > c->mask + 1) {  /* keep the load at most 1/2 */
         uint64_t mask = c->mask * 2 + 1;
         fs_vslot *slots = malloc(sizeof(fs_vslot) * (size_t)(mask + 1));

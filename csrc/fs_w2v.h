@@ -27,7 +27,8 @@ typedef struct {
  * learning rate sent_alpha[s]. Tokens are vocabulary ids in [0, n_vocab) or
  * FS_W2V_SEP, which is skipped (the stream's sentence ends may stay in the spans).
  * With keep_prob (n_vocab; NULL: keep every word), each sentence is first
- * subsampled by fs_w2v_subsample with a generator drawn from the sentence's seed.
+ * subsampled by fs_w2v_subsample with a stream of its own, seeded from p->seed and
+ * the sentence's index (not from the training stream's seed).
  *
  * INOUT (updated in place, Hogwild across threads):
  *   syn0    (n_vocab, dim)      input vectors

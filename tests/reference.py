@@ -91,3 +91,16 @@ def keep_probability(count, sample, retained_total):
     """word2vec.c's subsampling keep probability."""
     t = sample * retained_total
     return min(1.0, (np.sqrt(count / t) + 1) * t / count)
+
+
+def cut_long(arr, max_len):
+    """Insert SEP (-1) so that no run between separators is longer than max_len (the
+    cut of long sentences that csrc/fs_vocab.c fs_ids_remap makes as it streams)."""
+    sep = np.flatnonzero(arr == -1)
+    starts = np.concatenate(([0], sep + 1))
+    ends = np.concatenate((sep, [len(arr)]))
+    long_runs = np.flatnonzero(ends - starts > max_len)
+    if not len(long_runs):
+        return arr
+    at = np.concatenate([np.arange(starts[k] + max_len, ends[k], max_len) for k in long_runs])
+    return np.insert(arr, at, -1).astype(np.int32, copy=False)

@@ -429,7 +429,7 @@ def test_remap_ids_equals_drop_then_cut_long():
     """The scan's ranks through a remap, out-of-vocabulary words dropped, long runs
     cut, in chunks with the run length carried: Corpus.iter_encoded's stream."""
     from fastseq import _w2v
-    from fastseq.corpus import _cut_long
+    from reference import cut_long as _cut_long
     rng = np.random.default_rng(11)
     ids = np.where(rng.random(5000) < 0.02, -1, rng.integers(0, 40, size=5000)).astype(np.int32)
     remap = np.where(rng.random(40) < 0.3, OOV, rng.permutation(40)).astype(np.int32)

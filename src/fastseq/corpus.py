@@ -17,7 +17,7 @@ import os
 import re
 import stat
 from collections import Counter
-from itertools import filterfalse, repeat
+from itertools import filterfalse
 
 import numpy as np
 
@@ -54,6 +54,13 @@ def compression(magic):
     return None
 
 
+def decompressed(f):
+    """The binary file ``f`` read decompressed when its first bytes say gzip, bzip2 or xz."""
+    kind = compression(f.read(10))
+    f.seek(0)
+    return kind[1](f) if kind else f
+
+
 def _open_binary(path):
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -67,9 +74,7 @@ def _open_binary(path):
         f = open(path, "rb")
     except OSError as e:
         raise CorpusError(f"{path}: cannot read ({e.strerror})") from None
-    kind = compression(f.read(10))
-    f.seek(0)
-    return kind[1](f) if kind else f
+    return decompressed(f)
 
 
 def iter_text_chunks(path, unicode_errors="strict", chunk_bytes=None):
@@ -195,15 +200,10 @@ class Corpus:
         return counter, raw, n_sent
 
     def _count_file(self, max_vocab_size, on_progress, ids_out):
-        """count_words of a file, in C (csrc/fs_vocab.c, ~20 ns a word): chunks with
-        whitespace beyond ASCII's are respaced in Python first (str.split() on each
-        line, so the same words and lines)."""
+        """count_words of a file, in C (csrc/fs_vocab.c, ~20 ns a word)."""
         counter = _w2v.WordCounter(max_vocab_size or 0)
         for block in self.iter_token_blocks():
-            data = block.encode("utf-8")
-            if not block.isascii() and _UNICODE_SPACE.search(data):
-                data = "\n".join(" ".join(line.split()) for line in block.split("\n")).encode("utf-8")
-            ids = counter.feed(data, ids_out is not None)
+            ids = counter.feed(_ascii_spaced(block), ids_out is not None)
             if ids_out is not None:
                 ids_out(ids)
             if on_progress is not None:
@@ -216,39 +216,42 @@ class Corpus:
         Out-of-vocabulary words are dropped; sentences longer than
         ``max_sentence_length`` (after dropping) are cut into pieces; every
         yielded array ends with SEP, so arrays hold whole sentences."""
-        get = index.get
-        # C lookups of a file's chunks with only ASCII whitespace (UTF-8 bytes)
-        fast = _w2v.Utf8Vocab(index) if self.corpus_file is not None else None
-        carry = np.empty(0, dtype=np.int32)  # unfinished sentence from the previous block
-        for block in self.iter_token_blocks():
-            raw = None  # the chunk's UTF-8 bytes when the C lookups can take it
-            if isinstance(block, str):
-                raw = block.encode("utf-8")
-                if not block.isascii() and _UNICODE_SPACE.search(raw):
-                    raw = None  # non-ASCII whitespace: the Python path splits there
-            if raw is not None:
-                arr = fast.encode(raw)
-            elif not isinstance(block, str):
-                arr = _w2v.encode_sentences(block, index)
-            else:
-                out = []
-                lines = block.split("\n")
-                last = lines.pop()  # continues in the next chunk ("" after a final newline)
-                for line in lines:
-                    toks = line.split()
-                    out.extend(map(get, toks, repeat(OOV, len(toks))))
-                    out.append(SEP)
-                toks = last.split()
-                out.extend(map(get, toks, repeat(OOV, len(toks))))
-                arr = np.array(out, dtype=np.int32)
-                arr = arr[arr != OOV]
-            arr = _cut_long(np.concatenate((carry, arr)), max_sentence_length)
-            end = _last_sep(arr) + 1
-            carry = arr[end:]
-            if end:
-                yield arr[:end]
-        if len(carry):
-            yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+        if self.corpus_file is not None:
+            table = _w2v.Utf8Vocab(index)  # a file's words looked up as UTF-8 bytes, in C
+            arrays = (table.encode(_ascii_spaced(text)) for text in self.iter_token_blocks())
+        else:
+            arrays = (_w2v.encode_sentences(block, index) for block in self.iter_token_blocks())
+        ids = np.arange(max(index.values(), default=-1) + 1, dtype=np.int32)  # (kept as they are)
+        return whole_sentences(arrays, ids, max_sentence_length)
+
+
+def _ascii_spaced(text):
+    """A text chunk as UTF-8 for the C scanners, which split at ASCII whitespace: a
+    chunk with other whitespace (U+00A0, U+3000, ...) respaced first, str.split()
+    on each line, so that the words and lines are str.split()'s."""
+    data = text.encode("utf-8")
+    if not text.isascii() and _UNICODE_SPACE.search(data):
+        data = "\n".join(" ".join(line.split()) for line in text.split("\n")).encode("utf-8")
+    return data
+
+
+def whole_sentences(arrays, remap, max_sentence_length):
+    """SEP-terminated int32 arrays of whole sentences from a stream of id arrays
+    (SEP after each sentence, which may go on into the next array): each id
+    through ``remap`` (< 0: dropped), runs longer than ``max_sentence_length``
+    cut into pieces (in C: csrc/fs_vocab.c fs_ids_remap), a last unfinished
+    sentence closed."""
+    run = np.zeros(1, dtype=np.int64)  # the open run's length, from array to array
+    carry = np.empty(0, dtype=np.int32)  # the unfinished sentence
+    for raw in arrays:
+        ids, last = _w2v.remap_ids(raw, remap, max_sentence_length, run)
+        if last < 0:
+            carry = np.concatenate((carry, ids))
+            continue
+        yield np.concatenate((carry, ids[:last + 1])) if len(carry) else ids[:last + 1]
+        carry = ids[last + 1:]
+    if len(carry):
+        yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
 
 
 class _Pruner:
@@ -276,20 +279,3 @@ class _Pruner:
             counter.update(toks)
             break
         return counter
-
-
-def _last_sep(arr):
-    nz = np.flatnonzero(arr == SEP)
-    return int(nz[-1]) if len(nz) else -1
-
-
-def _cut_long(arr, max_len):
-    """Insert SEP so that no run between separators is longer than max_len."""
-    sep = np.flatnonzero(arr == SEP)
-    starts = np.concatenate(([0], sep + 1))
-    ends = np.concatenate((sep, [len(arr)]))
-    long_runs = np.flatnonzero(ends - starts > max_len)
-    if not len(long_runs):
-        return arr
-    at = np.concatenate([np.arange(starts[k] + max_len, ends[k], max_len) for k in long_runs])
-    return np.insert(arr, at, SEP).astype(np.int32, copy=False)

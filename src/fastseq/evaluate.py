@@ -129,11 +129,8 @@ def _open_lines(path):
     """The file at ``path`` for reading lines as bytes; gzip, bzip2 and xz files
     (told by their first bytes, as corpora are) read decompressed, as gensim's
     smart_open reads a .gz evaluation set."""
-    from .corpus import compression
-    f = open(path, "rb")
-    kind = compression(f.read(10))
-    f.seek(0)
-    return kind[1](f) if kind else f
+    from .corpus import decompressed
+    return decompressed(open(path, "rb"))
 
 
 def _lines(f, path):

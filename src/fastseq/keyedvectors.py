@@ -300,14 +300,17 @@ class KeyedVectors:
             raise ValueError(f"weights: expected shape ({n}, {self.vector_size}), got {w.shape}")
         return w
 
-    def _editable(self):
+    def _editable(self, counts=False):
         """Keys as a list and dict, and vectors (and counts) as writable arrays of
-        their own, before a change; afterwards norms and the float16 copy are stale."""
+        their own, before a change; afterwards norms and the float16 copy are stale.
+        ``counts``: a set without counts gets zeros, to be written."""
         keys, index = self.index_to_key, self.key_to_index  # (decoded from a native file)
         self._native = None
         self.vectors = _own_array(self.vectors, np.float32)
         if self.counts is not None:
             self.counts = _own_array(self.counts, np.int64)
+        elif counts:
+            self.counts = np.zeros(len(self.vectors), dtype=np.int64)
         self._vectors_changed()
         return keys, index
 
@@ -385,11 +388,9 @@ class KeyedVectors:
         old, new = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
         full = self.next_index >= len(self.vectors)  # no empty slots left to fill
         if replace and len(old):
-            self._editable()
+            self._editable(counts=counts is not None)
             self.vectors[rows[old]] = w[old]
             if counts is not None:
-                if self.counts is None:
-                    self.counts = np.zeros(len(self.vectors), dtype=np.int64)
                 self.counts[rows[old]] = counts[old]
         if len(new):
             self._append([keys[k] for k in new], w[new], None if counts is None else counts[new])
@@ -405,9 +406,7 @@ class KeyedVectors:
         if attr != "count":
             raise KeyError(f"no attribute {attr!r} (fastseq keeps only 'count')")
         i = self.get_index(key)
-        self._editable()
-        if self.counts is None:
-            self.counts = np.zeros(len(self.vectors), dtype=np.int64)
+        self._editable(counts=True)
         self.counts[i] = value
 
     # ------------------------------------------------------------------ norms

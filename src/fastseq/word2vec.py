@@ -30,7 +30,7 @@ import numpy as np
 from . import _w2v
 from ._atomic import atomic_write
 from ._threads import INT_MAX as _INT_MAX, check_threads, get_num_threads, simd_level
-from .corpus import OOV, SEP, Corpus, CorpusError
+from .corpus import OOV, SEP, Corpus, CorpusError, whole_sentences
 from .keyedvectors import KeyedVectors
 from .vocab import Vocab
 
@@ -209,14 +209,14 @@ class Word2Vec:
         return self
 
     def _drop_scan_ids(self):
-        if getattr(self, "_scan_ids", None) is not None:
+        if self._scan_ids is not None:
             self._scan_ids.close()
         self._scan_ids = None
 
     def _scan_ids_for(self, corpus):
         """The scan's ids, when ``corpus`` is the file they came from (unchanged) and
         the vocabulary is the one built from them; else None."""
-        s = getattr(self, "_scan_ids", None)
+        s = self._scan_ids
         return s if s is not None and s.usable(_scan_key(corpus), self.vocab) else None
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
@@ -565,21 +565,18 @@ _SETTINGS = _INIT_ARGS
 
 def _corpus_key(corpus):
     """What identifies a corpus between build_vocab and train: a file's path, size
-    and modification time, or the sentences object itself."""
+    and modification time (saved with the model), or the sentences object itself."""
     if corpus.corpus_file is None:
         return ("sentences", id(corpus.sentences))
-    try:
-        st = os.stat(corpus.corpus_file)
-    except OSError:
-        return None
-    return ("file", os.path.abspath(corpus.corpus_file), st.st_size, st.st_mtime_ns)
+    k = _scan_key(corpus)
+    return None if k is None else ("file", k[0], k[3], k[4])  # its path, size and mtime
 
 
 def _scan_key(corpus):
     """What must not change between the vocabulary scan of a file and a training
     that reads its ids instead of the text: the file (path, device, inode, size,
     modification and status-change times: a same-size file copied over it with its
-    times kept changes the last) and how its bytes are decoded."""
+    times kept changes the last) and how its bytes are decoded. None for sentences."""
     if corpus.corpus_file is None:
         return None
     try:
@@ -704,7 +701,7 @@ class _Producer:
 def _written(source, cache):
     """The id arrays of ``source``, written to ``cache`` (when it is open) on the way."""
     for ids in source:
-        if cache is not None and cache.fd is not None:
+        if cache is not None:
             cache.write(ids)
         yield ids
 
@@ -825,22 +822,12 @@ class _ScanIds:
     def encoded(self, max_sentence_length):
         """What Corpus.iter_encoded gives for the file: SEP-terminated arrays of
         in-vocabulary ids, runs longer than ``max_sentence_length`` cut."""
-        run = np.zeros(1, dtype=np.int64)
-        carry = np.empty(0, dtype=np.int32)
-        at = 0
-        while True:
-            raw = self.cache.read(at, self.READ_IDS)
-            if not len(raw):
-                break
-            at += len(raw)
-            ids, last = _w2v.remap_ids(raw, self.remap, max_sentence_length, run)
-            if last < 0:
-                carry = np.concatenate((carry, ids))
-                continue
-            yield np.concatenate((carry, ids[:last + 1])) if len(carry) else ids[:last + 1]
-            carry = ids[last + 1:]
-        if len(carry):
-            yield np.concatenate((carry, np.array([SEP], dtype=np.int32)))
+        def chunks():
+            at = 0
+            while len(raw := self.cache.read(at, self.READ_IDS)):
+                at += len(raw)
+                yield raw
+        return whole_sentences(chunks(), self.remap, max_sentence_length)
 
     def close(self):
         self.cache.close()

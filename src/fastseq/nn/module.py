@@ -629,7 +629,7 @@ class ModuleList(Module):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return ModuleList(self._items()[i])
-        return self._items()[self._index(i)]
+        return self._modules[str(self._index(i))]  # (named 0..n-1, as PyTorch's)
 
     def __setitem__(self, i, module):
         self.add_module(str(self._index(i)), module)

@@ -387,7 +387,7 @@ _TORCH_IMPL_FLAGS = frozenset({"foreach", "capturable", "differentiable", "fused
 def _vector_norm(x, p):
     """``torch.linalg.vector_norm(x, p)`` in float64: max / min |x| for +-inf, the
     count of non-zeros for 0, else (sum |x|^p)^(1/p) (negative p too)."""
-    a = np.abs(np.asarray(x, dtype=np.float64)).ravel()
+    a = np.abs(x, dtype=np.float64).ravel()  # (one float64 array, not a copy and then its abs)
     if a.size == 0:
         return 0.0
     if math.isinf(p):
@@ -457,7 +457,11 @@ class _Schedule:
 
     def load_state_dict(self, sd):
         """Take back a ``state_dict()`` of a schedule of this kind (checked first)."""
-        self.__dict__.update(self._check_state(sd))
+        self._apply_state(self._check_state(sd))
+
+    def _apply_state(self, new):
+        """Set the fields ``_check_state`` returned."""
+        self.__dict__.update(new)
 
     def _check_state(self, sd):
         """``sd`` checked against this schedule: the same fields, numbers where numbers

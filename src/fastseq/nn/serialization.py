@@ -188,7 +188,7 @@ def _check_one(name, obj, info, z, strict):
     prefix = name + "/"
     if isinstance(obj, _Schedule):
         new = obj._check_state(info["state"])
-        return lambda: obj.load_state_dict(new)
+        return lambda: obj._apply_state(new)  # (checked just now: not again)
     if isinstance(obj, Module):
         sd = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
         new = obj._check_load(sd, strict)[0]
