@@ -14,11 +14,15 @@ H hidden units, G gates = 4 LSTM / 3 GRU / 1 RNN):
   math adds ~10-30 flops per hidden unit and step, under 2 % at H >= 128);
   forward + backward three times that (dx, dh, dW_ih, dW_hh are each a product
   of the forward's size). At the GEMM rate R measured below, the time floor is
-  FLOPs / R: e.g. LSTM H=I=256, B=64, T=35 training: 7.05 GFLOP, 25 ms at 280
-  GFLOP/s, i.e. at most ~2,500 sequences/s on this machine.
+  FLOPs / R: e.g. LSTM H=I=256, B=64, T=35 training: 7.05 GFLOP, 17 ms at 410
+  GFLOP/s, i.e. at most ~3,700 sequences/s. The hard ceiling is the FMA peak
+  (also measured below: independent multiply-adds, nothing from memory; on this
+  machine ~245 GFLOP/s a core with AVX-512, ~490 for two, the 2048^3 GEMM
+  reaching ~83 % of it): %FMA is how much of the arithmetic units a library
+  keeps busy over the whole forward (+ backward), gate math and steps included.
 * Bytes: the weights G*H*(I + H)*4 must be read once per step by the recurrent
   product (G*H*H*4 bytes, from cache when they fit: 1 MiB for an LSTM at H=256,
-  16 MiB at H=1024, beyond the 2 x 2 MiB of L2 here) and the activations kept for
+  16 MiB at H=1024, beyond the 2 x 1 MiB of L2 here) and the activations kept for
   backward, T*B*(G + 2)*H*4 bytes, written once and read once. At batch 1 the
   per-step product is a matrix-vector product: 2 flops per weight read, so it
   is bound by cache bandwidth, not by the FMA units (this is why batch 1 runs at
@@ -111,6 +115,14 @@ def gemm_rates(threads):
         r["fastseq"] = flops / best_time(lambda: _rnn.gemm_nt(a, b, c, n_threads=threads)) / 1e9
         rows.append(r)
     return rows
+
+
+def fma_peak(threads, rounds=3):
+    """GFLOP/s of independent float32 multiply-adds on `threads` threads at once
+    (fastseq's fma_rate: no memory traffic, the best SIMD path): the compute
+    ceiling no product can pass. The best of a few rounds."""
+    from fastseq import _rnn
+    return max(_rnn.fma_rate(n_threads=threads) for _ in range(rounds)) / 1e9
 
 
 def make_pair(cell, H, layers, bidir, seed=0):
@@ -247,10 +259,14 @@ def main(argv=None):
                         ("torch", "torch", "{:.0f}"), ("numpy", "numpy", "{:.0f}"),
                         ("fastseq", "fastseq", "{:.0f}")])
     peak = max(max(r["torch"], r["numpy"], r["fastseq"]) for r in grows if r["M"] == 2048)
-    print(f"machine GEMM rate (best at 2048^3): {peak:.0f} GFLOP/s")
+    fma = fma_peak(args.threads)
+    print(f"machine GEMM rate (best at 2048^3): {peak:.0f} GFLOP/s; FMA peak of {args.threads} "
+          f"thread(s) (independent multiply-adds, no memory): {fma:.0f} GFLOP/s, the GEMM rate "
+          f"{peak / fma:.0%} of it")
     if args.json:
         for r in grows:
             emit_json({"bench": "rnn_gemm", **r})
+        emit_json({"bench": "rnn_fma_peak", "threads": args.threads, "gflops": fma})
 
     hidden = [256, 512] if args.quick else args.hidden
     batch = [1, 64] if args.quick else args.batch or [1, 16, 64]
@@ -267,19 +283,24 @@ def main(argv=None):
             row = {"cell": cell, "H": H, "B": B, "layers": layers, "bidir": bidir, "mode": mode,
                    "fastseq_seq_s": B / to, "torch_seq_s": B / tt, "ratio": tt / to,
                    "fastseq_gemm_frac": flops / to / 1e9 / peak,
-                   "torch_gemm_frac": flops / tt / 1e9 / peak}
+                   "torch_gemm_frac": flops / tt / 1e9 / peak,
+                   "fastseq_fma_frac": flops / to / 1e9 / fma,
+                   "torch_fma_frac": flops / tt / 1e9 / fma}
             rows.append(row)
             if args.json:
                 emit_json({"bench": "rnn", **row})
         print(f"  done {cell} H={H} B={B} layers={layers} bidir={bidir}", file=sys.stderr)
     print(f"\nT={args.seq_len}, input size = hidden size, {args.threads} threads; "
-          "seq/s = sequences per second; %GEMM = share of the machine GEMM rate")
+          "seq/s = sequences per second; %GEMM = share of the machine GEMM rate, "
+          "%FMA = of the FMA peak")
     print_table(rows, [("cell", "cell", "{}"), ("H", "H", "{}"), ("B", "B", "{}"),
                        ("layers", "L", "{}"), ("bidir", "bi", "{}"), ("mode", "mode", "{}"),
                        ("fastseq_seq_s", "fastseq seq/s", "{:.0f}"),
                        ("torch_seq_s", "torch seq/s", "{:.0f}"), ("ratio", "ratio", "{:.2f}"),
                        ("fastseq_gemm_frac", "fastseq %GEMM", "{:.1%}"),
-                       ("torch_gemm_frac", "torch %GEMM", "{:.1%}")])
+                       ("torch_gemm_frac", "torch %GEMM", "{:.1%}"),
+                       ("fastseq_fma_frac", "fastseq %FMA", "{:.1%}"),
+                       ("torch_fma_frac", "torch %FMA", "{:.1%}")])
 
 
 if __name__ == "__main__":

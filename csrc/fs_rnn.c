@@ -201,6 +201,8 @@ static void call_end(fs_call *c)
 #define gemm_f32_avx2 gemm_f32_generic
 #define pointwise_f32_avx512 pointwise_f32_generic
 #define pointwise_f32_avx2 pointwise_f32_generic
+#define fma_rate_f32_avx512 fma_rate_f32_generic
+#define fma_rate_f32_avx2 fma_rate_f32_generic
 #endif
 
 #define FS_DEFINE_API(R_, RTS)                                                                \
@@ -313,4 +315,28 @@ fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y
     }
     FS_DISPATCH(simd, pointwise, f32, op, x, x2, y, n);
     return st;
+}
+
+double fs_fma_rate_f32(int64_t n, int simd, int n_threads)
+{
+    if (n < 1) {
+        return 0.0;
+    }
+    n_threads = n_threads < 1 ? 1 : n_threads;
+    double rate = 0.0;
+    int bad = 0;
+#pragma omp parallel num_threads(n_threads) reduction(+ : rate) reduction(| : bad)
+    {
+        double secs = 0.0, flops = 0.0;
+        fs_status st;
+        /* every thread's loop at once: the threads start together */
+#pragma omp barrier
+        FS_DISPATCH(simd, fma_rate, f32, n, &secs, &flops);
+        if (st != FS_OK || flops <= 0.0 || secs <= 0.0) {
+            bad = 1;
+        } else {
+            rate += flops / secs;
+        }
+    }
+    return bad ? 0.0 : rate;
 }

@@ -112,4 +112,9 @@ fs_status fs_gemm_nt_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_
 fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
                                int simd);
 
+/* The machine's float32 multiply-add peak in FLOP/s: n rounds of independent
+ * vector FMAs (no memory) on each of n_threads threads at once, their rates
+ * summed (0 on bad arguments). For benchmarks: the roofline's compute floor. */
+double fs_fma_rate_f32(int64_t n, int simd, int n_threads);
+
 #endif

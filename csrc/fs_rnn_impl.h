@@ -171,6 +171,43 @@ static fs_status FS_F(pointwise)(int op, const float *x, const float *x2, float 
 }
 #endif
 
+#if !FS_REAL_IS_DOUBLE
+/* ---------------------------------------------------------------- FMA rate */
+/* The core's peak: *flops (2 a lane) of FS_FMA_ACC independent chains of
+ * vector multiply-adds (more than the FMA units' latency times their count,
+ * so that they never wait), nothing from memory, for n rounds; seconds in
+ * *secs. The compute floor of a roofline divides by this; benchmarks print it
+ * beside the GEMM rates. */
+#define FS_FMA_ACC 12
+static fs_status FS_F(fma_rate)(int64_t n, double *secs, double *flops)
+{
+    V acc[FS_FMA_ACC];
+    V m = (V){0} + 0.999999f, c = (V){0} + 1e-7f;
+#pragma GCC unroll 16
+    for (int i = 0; i < FS_FMA_ACC; i++) {
+        acc[i] = (V){0} + (float)i;
+    }
+    double t0 = omp_get_wtime();
+    for (int64_t r = 0; r < n; r++) {
+#pragma GCC unroll 16
+        for (int i = 0; i < FS_FMA_ACC; i++) {
+            acc[i] = acc[i] * m + c;
+        }
+    }
+    *secs = omp_get_wtime() - t0;
+    float sum = 0;
+    for (int i = 0; i < FS_FMA_ACC; i++) {
+        for (int l = 0; l < VL; l++) {
+            sum += acc[i][l];
+        }
+    }
+    /* acc[i] tends to (a fixed point near) 1e-7 / 1e-6 = 0.1: never NaN,
+     * so the sum is finite; the test keeps the chains from being dropped */
+    *flops = sum == sum ? 2.0 * (double)n * FS_FMA_ACC * VL : 0.0;
+    return FS_OK;
+}
+#endif
+
 /* ---------------------------------------------------------------- micro-kernel */
 /* C[0:m, 0:NR] (= or +=) A[0:m, 0:K] . P[0:K, 0:NR]; P a packed panel (NR values
  * per k, aligned); A row-major with leading dimension lda (ukrN: a(i,k) =

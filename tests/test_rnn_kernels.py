@@ -134,6 +134,19 @@ def test_gemm_matches_numpy(simd):
         assert rel_err(c, a.astype(np.float64) @ b.T.astype(np.float64)) < 1e-5
 
 
+@pytest.mark.parametrize("simd", SIMD)
+def test_fma_rate(simd):
+    """The benchmarks' FMA peak: a finite positive rate on every path and thread
+    count (its chains must not be optimised away: a rate of 0 or inf says they
+    were), and bad arguments refused. How fast is measured, not asserted."""
+    level = _w2v.SIMD_NAMES[simd]
+    for threads in (1, 2, 3):
+        r = _rnn.fma_rate(rounds=100_000, simd=level, n_threads=threads)
+        assert np.isfinite(r) and 1e8 < r < 1e14
+    with pytest.raises(ValueError, match="rounds"):
+        _rnn.fma_rate(rounds=0)
+
+
 def test_simd_paths_agree(monkeypatch):
     """Every SIMD path computes the same function (to float32 rounding)."""
     rng = np.random.default_rng(3)

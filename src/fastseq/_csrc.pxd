@@ -95,6 +95,7 @@ cdef extern from "fs_rnn.h" nogil:
                              int simd, int n_threads)
     fs_status fs_rnn_pointwise_f32(int op, const float *x, const float *x2, float *y, int64_t n,
                                    int simd)
+    double fs_fma_rate_f32(int64_t n, int simd, int n_threads)
 
 cdef extern from "fs_vocab.h" nogil:
     uint64_t fs_fnv1a(const unsigned char *p, int64_t n)

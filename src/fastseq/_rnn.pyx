@@ -204,6 +204,20 @@ def gemm_nt(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c, bint 
     check_status(st, "rnn.gemm_nt")
 
 
+def fma_rate(int64_t rounds=20_000_000, int simd=-1, int n_threads=1):
+    """The machine's float32 multiply-add peak, FLOP/s: ``rounds`` rounds of
+    independent vector FMAs (no memory) on each of ``n_threads`` threads at once,
+    on the given SIMD path (-1: the best). The compute floor of a roofline."""
+    if rounds < 1:
+        raise ValueError(f"rounds: expected a positive count, got {rounds}")
+    cdef double r
+    with nogil:
+        r = fs_fma_rate_f32(rounds, simd, n_threads)
+    if r <= 0:
+        raise RuntimeError("rnn.fma_rate: the measurement failed")
+    return r
+
+
 POINTWISE = {"exp": 0, "sigmoid": 1, "tanh": 2, "sigmoid_tanh": 3}
 
 
