@@ -1023,7 +1023,148 @@ def test_schedules_save_and_load_with_their_optimizer(tmp_path, kind):
         nn.load(tmp_path / "ckpt.npz", {"model": lin2, "opt": opt2, "sched": other})
     state = sched2.state_dict()
     with pytest.raises(ValueError, match="base_lrs"):
-        sched2.load_state_dict({**state, "base_lrs": [0.1, 0.2]})
+        sched2.load_state_dict({**state, "base_lrs": ["0.1"]})
     with pytest.raises(ValueError, match="last_epoch"):
         sched2.load_state_dict({**state, "last_epoch": "three"})
     assert sched2.state_dict() == state
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_schedules_after_add_param_group_as_torch(tmp_path):
+    """A group added after the schedule (unfreezing part-way) is scheduled too, and a
+    run saved then resumed with the groups built up front loads (PyTorch does both)."""
+    torch = _torch()
+    a, b = nn.Linear(2, 2, seed=0), nn.Linear(2, 2, seed=1)
+    ta, tb = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    for ours, theirs, kw in [
+            (optim.ReduceLROnPlateau, torch.optim.lr_scheduler.ReduceLROnPlateau,
+             dict(patience=0, min_lr=0.02)),
+            (optim.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=1, gamma=0.5)),
+            (optim.ExponentialLR, torch.optim.lr_scheduler.ExponentialLR, dict(gamma=0.5))]:
+        opt, topt = optim.SGD(a.parameters(), lr=1.0), torch.optim.SGD(ta.parameters(), lr=1.0)
+        s, ts = ours(opt, **kw), theirs(topt, **kw)
+        opt.add_param_group({"params": b.parameters(), "lr": 1.0})
+        topt.add_param_group({"params": tb.parameters(), "lr": 1.0})
+        for _ in range(4):
+            if ours is optim.ReduceLROnPlateau:
+                s.step(1.0)
+                ts.step(1.0)
+            else:
+                s.step()
+                ts.step()
+            assert [g["lr"] for g in opt.param_groups] == pytest.approx([g["lr"] for g in topt.param_groups])
+            assert s.get_last_lr() == pytest.approx(ts.get_last_lr())
+        nn.save({"opt": opt, "sched": s}, tmp_path / "run.npz")
+        opt2 = optim.SGD([{"params": a.parameters()}, {"params": b.parameters()}], lr=1.0)
+        s2 = ours(opt2, **kw)
+        nn.load(tmp_path / "run.npz", {"opt": opt2, "sched": s2})
+        assert s2.get_last_lr() == s.get_last_lr()
+        assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+    # a min_lr per group leaves a new group's to the user, as PyTorch
+    opt = optim.SGD(a.parameters(), lr=1.0)
+    s = optim.ReduceLROnPlateau(opt, patience=0, min_lr=[0.1])
+    opt.add_param_group({"params": b.parameters()})
+    s.step(1.0)
+    with pytest.raises(RuntimeError, match="min_lrs"):
+        s.step(1.0)
+    s.min_lrs = [0.1, 0.3]
+    s.step(1.0)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.3]
+
+
+def test_schedule_state_saved_before_last_lr_was_kept_still_loads():
+    p = nn.Parameter(np.zeros(2, np.float32))
+    opt = optim.SGD([p], lr=1.0)
+    s = optim.ReduceLROnPlateau(opt, patience=0)
+    s.step(1.0)
+    s.step(1.0)
+    old = {k: v for k, v in s.state_dict().items() if k not in ("_last_lr", "default_min_lr")}
+    s2 = optim.ReduceLROnPlateau(optim.SGD([p], lr=0.1), patience=0)
+    s2.load_state_dict(old)
+    assert s2.default_min_lr == 0.0 and s2.num_bad_epochs == s.num_bad_epochs
+    assert s2.get_last_lr() == [0.1]
+    with pytest.raises(ValueError, match="default_min_lr"):
+        s2.load_state_dict({**s.state_dict(), "default_min_lr": "none"})
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_get_last_lr_is_the_schedule_s_not_a_rate_set_by_hand():
+    torch = _torch()
+    opt = optim.SGD([nn.Parameter(np.zeros(2, np.float32))], lr=1.0)
+    topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=1.0)
+    s = optim.StepLR(opt, step_size=1, gamma=0.5)
+    ts = torch.optim.lr_scheduler.StepLR(topt, step_size=1, gamma=0.5)
+    assert s.get_last_lr() == ts.get_last_lr() == [1.0]
+    s.step()
+    ts.step()
+    opt.param_groups[0]["lr"] = topt.param_groups[0]["lr"] = 5.0
+    assert s.get_last_lr() == ts.get_last_lr() == [0.5]
+    s.step()
+    ts.step()
+    assert s.get_last_lr() == ts.get_last_lr() == [2.5]
+
+
+def test_plateau_arguments_and_metrics_are_checked():
+    opt = optim.SGD([nn.Parameter(np.zeros(2, np.float32))], lr=1.0)
+    for kw, name in [(dict(threshold="a"), "threshold"), (dict(factor="a"), "factor"),
+                     (dict(factor=1.0), "factor"), (dict(cooldown=1.5), "cooldown"),
+                     (dict(cooldown=-1), "cooldown"), (dict(eps=-1.0), "eps"),
+                     (dict(patience=-1), "patience")]:
+        with pytest.raises((ValueError, TypeError), match=name):
+            optim.ReduceLROnPlateau(opt, **kw)
+    s = optim.ReduceLROnPlateau(opt)
+    for bad in (None, "x", np.array([1.0, 2.0])):
+        with pytest.raises(TypeError, match="metrics"):
+            s.step(bad)
+    s.step(np.float32(1.5))
+    assert s.best == 1.5
+
+
+def test_optimizer_load_state_dict_names_malformed_parts():
+    p = nn.Parameter(np.zeros(2, np.float32))
+    opt = optim.SGD([p], lr=1.0, momentum=0.9)
+    sd = opt.state_dict()
+    with pytest.raises(ValueError, match=r"state_dict\['param_groups'\]"):
+        opt.load_state_dict({**sd, "param_groups": 5})
+    with pytest.raises(ValueError, match=r"state_dict\['state'\]: expected parameter indices"):
+        opt.load_state_dict({**sd, "state": {"x": {"momentum_buffer": np.zeros(2)}}})
+    with pytest.raises(ValueError, match=r"state_dict\['state'\]: expected a dict"):
+        opt.load_state_dict({**sd, "state": [1]})
+    opt.load_state_dict({**sd, "state": {"0": {"momentum_buffer": np.ones(2)}}})  # JSON-style keys
+    assert opt.state[id(p)]["momentum_buffer"].tolist() == [1.0, 1.0]
+
+
+def test_parameter_array_copies_when_numpy_asks():
+    p = nn.Parameter(np.zeros(3, np.float32))
+    a = np.array(p)  # a copy, as np.array promises
+    a[0] = 99
+    b = np.array(p, copy=True)
+    b[1] = 5
+    assert p.data.tolist() == [0, 0, 0]
+    assert np.asarray(p) is p.data  # no copy where none is asked for
+    assert np.asarray(p, dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="copy"):
+        np.asarray(p, dtype=np.float64, copy=False)
+
+
+def test_nested_sequential_passes_lengths_and_states():
+    x = np.random.default_rng(3).standard_normal((5, 2, 3)).astype(np.float32)
+    g = nn.GRU(3, 4, seed=0)
+    lin = nn.Linear(3, 3, seed=1)
+    flat = nn.Sequential(lin, g)
+    nested = nn.Sequential(lin, nn.Sequential(g))
+    y_flat = flat.forward(x, lengths=[2, 5])
+    y_nested = nested.forward(x, lengths=[2, 5])
+    np.testing.assert_array_equal(y_flat, y_nested)
+    assert (y_nested[2:, 0] == 0).all()  # past the first sequence's length
+    assert len(nested.states) == 1
+    np.testing.assert_array_equal(nested.states[0], flat.states[0])
+
+
+def test_modules_take_torch_dtypes():
+    torch = _torch()
+    assert nn.GRU(3, 4, dtype=torch.float64).weight_ih_l0.dtype == np.float64
+    assert nn.Linear(2, 2, dtype=torch.float64).weight.dtype == np.float64
+    assert nn.Embedding(4, 2, dtype=torch.float32).weight.dtype == np.float32
+    with pytest.raises(ValueError, match="dtype"):
+        nn.LSTM(2, 2, dtype=torch.int32)

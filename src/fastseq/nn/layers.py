@@ -6,15 +6,8 @@ import numbers
 
 import numpy as np
 
-from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, from_torch,
-                     is_inference_mode, kept_copy)
-
-
-def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
-    return dtype
+from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_float_dtype,
+                     check_probability, from_torch, is_inference_mode, kept_copy)
 
 
 def _check_size(name, v):
@@ -59,7 +52,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = _check_size("num_embeddings", num_embeddings)
         self.embedding_dim = _check_size("embedding_dim", embedding_dim)
-        dtype = _check_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         if padding_idx is not None:
             padding_idx = _check_int("padding_idx", padding_idx)
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
@@ -176,7 +169,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_size("in_features", in_features)
         self.out_features = _check_size("out_features", out_features)
-        dtype = _check_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         rng = np.random.default_rng(seed)
         k = 1.0 / math.sqrt(self.in_features)
         self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype))

@@ -165,7 +165,14 @@ class Parameter:
         return self._has_grad or bool(self._grad.any())
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        """The weights for NumPy: ``np.asarray(p)`` is ``p.data`` itself (the kernels
+        read it in place), ``np.array(p)`` (copy=True) a copy, as NumPy 2 asks."""
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            if copy is False:
+                raise ValueError(f"cannot convert a {self._data.dtype} Parameter to {np.dtype(dtype)} "
+                                 "without a copy (copy=False)")
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def __repr__(self):
         return f"Parameter(shape={self._data.shape}, dtype={self._data.dtype})"
@@ -251,6 +258,15 @@ def as_float_array(name, value, dtype, ndim=None, minus_inf=False):
         if (np.isnan(arr) | (arr == np.inf)).any():
             raise ValueError(f"{name}: contains NaN or +infinity")
     return arr
+
+
+def check_float_dtype(dtype):
+    """A module's ``dtype=`` argument (NumPy's or PyTorch's, e.g. torch.float64) as
+    np.float32 or np.float64; ValueError naming ``dtype`` otherwise."""
+    dt = _dtype_of(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+    return dt
 
 
 def _dtype_of(obj):
@@ -548,7 +564,7 @@ class Sequential(Module):
     """Chain modules: ``forward`` feeds each one's output to the next and
     ``backward`` runs them in reverse. A recurrent module passes on its output
     sequence (its final states are kept in ``self.states``) and receives
-    ``lengths`` when given."""
+    ``lengths`` when given, as does a Sequential inside (whose states join these)."""
 
     def __init__(self, *modules):
         super().__init__()
@@ -579,6 +595,9 @@ class Sequential(Module):
             if isinstance(m, RNNBase):
                 x, state = m.forward(x, lengths=lengths)
                 self.states.append(state)
+            elif isinstance(m, Sequential):
+                x = m.forward(x, lengths=lengths)
+                self.states.extend(m.states)
             else:
                 x = m.forward(x)
         return x

@@ -164,6 +164,12 @@ class Optimizer:
             got = f"keys {sorted(map(str, sd))}" if isinstance(sd, Mapping) else type(sd).__name__
             raise ValueError(f"state_dict: expected a dict with 'state' and 'param_groups', got {got}")
         params = self._all_params()
+        if not isinstance(sd["param_groups"], (list, tuple)) or \
+                not all(isinstance(g, Mapping) for g in sd["param_groups"]):
+            raise ValueError(f"state_dict['param_groups']: expected a list of dicts, got "
+                             f"{sd['param_groups']!r:.80}")
+        if not isinstance(sd["state"], Mapping):
+            raise ValueError(f"state_dict['state']: expected a dict, got {type(sd['state']).__name__}")
         saved_groups = list(sd["param_groups"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"state_dict: {len(saved_groups)} parameter groups, this optimizer has "
@@ -190,8 +196,13 @@ class Optimizer:
             self._check_group(new_g)
             groups.append(new_g)
         state = {}
-        for i, st in sd["state"].items():
-            i = int(i)
+        for key, st in sd["state"].items():
+            try:
+                i = int(key)
+            except (TypeError, ValueError):
+                i = None
+            if i is None or isinstance(key, (bool, float)):
+                raise ValueError(f"state_dict['state']: expected parameter indices as keys, got {key!r:.40}")
             if not 0 <= i < len(params):
                 raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
             p = params[i]
@@ -445,9 +456,22 @@ class _Schedule:
         self.optimizer = optimizer
         self.base_lrs = [g["lr"] for g in optimizer.param_groups]
         self.last_epoch = 0
+        self._last_lr = list(self.base_lrs)
 
     def get_last_lr(self):
-        return [g["lr"] for g in self.optimizer.param_groups]
+        """The learning rates as this schedule's last ``step()`` (or its creation) left
+        them, one per parameter group (as PyTorch: a rate set by hand since then shows in
+        ``optimizer.param_groups``, not here)."""
+        return list(self._last_lr)
+
+    def _stepped(self):
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    # fields newer than files saved before them: derived from the state when missing
+    def _filled(self, sd):
+        if "_last_lr" not in sd:
+            return {**sd, "_last_lr": [g["lr"] for g in self.optimizer.param_groups]}
+        return sd
 
     def state_dict(self):
         """The schedule's state (numbers, strings and lists of numbers: what
@@ -463,11 +487,14 @@ class _Schedule:
         """Set the fields ``_check_state`` returned."""
         self.__dict__.update(new)
 
+    _NUMBER_OR_NONE = ()
+
     def _check_state(self, sd):
         """``sd`` checked against this schedule: the same fields, numbers where numbers
         are, one base rate per parameter group. Returns the fields to set; changes nothing."""
         if not isinstance(sd, Mapping):
             raise ValueError(f"state_dict: expected a dict, got {type(sd).__name__}")
+        sd = self._filled(sd)
         mine = self.state_dict()
         if set(sd) != set(mine):
             missing, extra = sorted(set(mine) - set(sd)), sorted(set(sd) - set(mine))
@@ -476,10 +503,16 @@ class _Schedule:
         out = {}
         for k, v in sd.items():
             want = mine[k]
-            if isinstance(want, list):
-                if not isinstance(v, (list, tuple)) or len(v) != len(want) or \
+            if k in self._NUMBER_OR_NONE:
+                if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                    raise ValueError(f"state_dict[{k!r}]: expected a number or None, got {v!r:.80}")
+                v = None if v is None else float(v)
+            elif isinstance(want, list):
+                # one number per parameter group when it was saved: groups added
+                # since (add_param_group) may make them fewer, as in PyTorch
+                if not isinstance(v, (list, tuple)) or \
                         not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
-                    raise ValueError(f"state_dict[{k!r}]: expected {len(want)} numbers (one per "
+                    raise ValueError(f"state_dict[{k!r}]: expected a list of numbers (one per "
                                      f"parameter group), got {v!r:.80}")
                 v = [float(x) for x in v]
             elif isinstance(want, bool) or isinstance(want, str):
@@ -516,6 +549,7 @@ class StepLR(_Schedule):
         if self.last_epoch % self.step_size == 0:
             for g in self.optimizer.param_groups:
                 g["lr"] *= self.gamma
+        self._stepped()
 
 
 class ExponentialLR(_Schedule):
@@ -530,6 +564,7 @@ class ExponentialLR(_Schedule):
         self.last_epoch += 1
         for g in self.optimizer.param_groups:
             g["lr"] *= self.gamma
+        self._stepped()
 
 
 class ReduceLROnPlateau(_Schedule):
@@ -543,20 +578,21 @@ class ReduceLROnPlateau(_Schedule):
             raise ValueError(f"mode: expected 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode: expected 'rel' or 'abs', got {threshold_mode!r}")
-        if not 0 < factor < 1:
-            raise ValueError(f"factor: expected in (0, 1), got {factor}")
-        if not isinstance(patience, numbers.Integral) or isinstance(patience, bool) or patience < 0:
-            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
-        self.mode, self.factor, self.patience = mode, float(factor), int(patience)
-        self.threshold, self.threshold_mode = float(threshold), threshold_mode
-        self.cooldown, self.eps = int(cooldown), float(eps)
+        for name, v in (("patience", patience), ("cooldown", cooldown)):
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {v!r}")
+        self.mode, self.factor, self.patience = mode, _real("factor", factor, 0, 1, low_open=True), int(patience)
+        self.threshold, self.threshold_mode = _real("threshold", threshold), threshold_mode
+        self.cooldown, self.eps = int(cooldown), _real("eps", eps, 0)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
                 raise ValueError(f"min_lr: expected one value per parameter group ({n}), got {len(min_lr)}")
             self.min_lrs = [_real("min_lr", v, 0) for v in min_lr]
+            self.default_min_lr = None  # one per group: groups added later need theirs set
         else:
-            self.min_lrs = [_real("min_lr", min_lr, 0)] * n
+            self.default_min_lr = _real("min_lr", min_lr, 0)  # also for groups added later
+            self.min_lrs = [self.default_min_lr] * n
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -568,8 +604,20 @@ class ReduceLROnPlateau(_Schedule):
         ref = best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
         return a > ref
 
+    _NUMBER_OR_NONE = ("default_min_lr",)
+
+    def _filled(self, sd):
+        sd = super()._filled(sd)
+        if "default_min_lr" not in sd and isinstance(sd.get("min_lrs"), (list, tuple)):
+            lrs = sd["min_lrs"]  # saved before it was kept: one value for all groups, or none
+            sd = {**sd, "default_min_lr": lrs[0] if lrs and all(x == lrs[0] for x in lrs) else None}
+        return sd
+
     def step(self, metrics):
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise TypeError(f"metrics: expected a number (the value watched), got {metrics!r:.80}") from None
         self.last_epoch += 1
         if self._better(current, self.best):
             self.best = current
@@ -580,9 +628,17 @@ class ReduceLROnPlateau(_Schedule):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for g, lo in zip(self.optimizer.param_groups, self.min_lrs):
+            groups = self.optimizer.param_groups
+            if len(groups) != len(self.min_lrs):  # add_param_group since
+                if self.default_min_lr is None:
+                    raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter "
+                                       f"groups, min_lr was given for {len(self.min_lrs)} (a group was "
+                                       "added since); set scheduler.min_lrs to one value per group")
+                self.min_lrs = [self.default_min_lr] * len(groups)
+            for g, lo in zip(groups, self.min_lrs):
                 new = max(g["lr"] * self.factor, lo)
                 if g["lr"] - new > self.eps:
                     g["lr"] = new
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
+        self._stepped()

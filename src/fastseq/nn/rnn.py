@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import _rnn
 from .._threads import get_num_threads, simd_level
-from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_probability, is_inference_mode,
-                     kept_copy)
+from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_float_dtype,
+                     check_probability, is_inference_mode, kept_copy)
 
 
 def _lengths_array(lengths, T, B):
@@ -52,9 +52,7 @@ class RNNBase(Module):
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} "
                           f"and num_layers={num_layers}", UserWarning, stacklevel=3)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+        dtype = check_float_dtype(dtype)
         self.mode = mode
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
