@@ -119,10 +119,11 @@ def gemm_rates(threads):
 
 def fma_peak(threads, rounds=3):
     """GFLOP/s of independent float32 multiply-adds on `threads` threads at once
-    (fastseq's fma_rate: no memory traffic, the best SIMD path): the compute
+    (fastseq's fma_rate: no memory traffic, the SIMD path the kernels take): the compute
     ceiling no product can pass. The best of a few rounds."""
     from fastseq import _rnn
-    return max(_rnn.fma_rate(n_threads=threads) for _ in range(rounds)) / 1e9
+    from fastseq._threads import simd_level  # FASTSEQ_SIMD, as the kernels obey it
+    return max(_rnn.fma_rate(n_threads=threads, simd=simd_level()) for _ in range(rounds)) / 1e9
 
 
 def make_pair(cell, H, layers, bidir, seed=0):

@@ -1168,3 +1168,107 @@ def test_modules_take_torch_dtypes():
     assert nn.Embedding(4, 2, dtype=torch.float32).weight.dtype == np.float32
     with pytest.raises(ValueError, match="dtype"):
         nn.LSTM(2, 2, dtype=torch.int32)
+
+
+def test_old_schedule_state_through_nn_load_reports_the_loaded_rates(tmp_path):
+    """A schedule saved before _last_lr was kept, loaded with its optimizer by nn.load
+    (checked first, applied after): get_last_lr gives the loaded rates, not the fresh
+    optimizer's."""
+    p = nn.Parameter(np.zeros(2, np.float32))
+    opt = optim.SGD([p], lr=1.0)
+    s = optim.StepLR(opt, step_size=1, gamma=0.5)
+    s.step()
+    s.step()
+    nn.save({"opt": opt, "sched": s}, tmp_path / "a.npz")
+    # the same file as the previous version wrote it: no _last_lr in the schedule's state
+    with np.load(tmp_path / "a.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["__meta__"]).decode())
+    assert "_last_lr" in json.dumps(meta)
+    _drop_key(meta, "_last_lr")
+    assert "_last_lr" not in json.dumps(meta)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    p2 = nn.Parameter(np.zeros(2, np.float32))
+    opt2 = optim.SGD([p2], lr=3.0)
+    s2 = optim.StepLR(opt2, step_size=1, gamma=0.5)
+    nn.load(tmp_path / "old.npz", {"opt": opt2, "sched": s2})
+    assert s2.get_last_lr() == [0.25] == [g["lr"] for g in opt2.param_groups]
+    s2.step()
+    assert s2.get_last_lr() == [0.125]
+
+
+def _drop_key(obj, key):
+    if isinstance(obj, dict):
+        obj.pop(key, None)
+        for v in obj.values():
+            _drop_key(v, key)
+    elif isinstance(obj, list):
+        for v in obj:
+            _drop_key(v, key)
+
+
+def test_schedule_lists_longer_than_the_groups_are_refused():
+    opt = optim.SGD([nn.Parameter(np.zeros(2, np.float32))], lr=1.0)
+    s = optim.ReduceLROnPlateau(opt, min_lr=[0.0])
+    good = s.state_dict()
+    for k in ("base_lrs", "_last_lr", "min_lrs"):
+        with pytest.raises(ValueError, match=k):
+            s.load_state_dict({**good, k: [0.5, 0.5, 0.5]})
+    assert s.state_dict() == good
+
+
+def test_torch_schedule_states_load():
+    torch = _torch()
+    tp = [torch.zeros(2, requires_grad=True)]
+    for ours, theirs, kw, metric in [
+            (optim.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=2, gamma=0.5), None),
+            (optim.ExponentialLR, torch.optim.lr_scheduler.ExponentialLR, dict(gamma=0.7), None),
+            (optim.ReduceLROnPlateau, torch.optim.lr_scheduler.ReduceLROnPlateau,
+             dict(patience=1, factor=0.5), 1.0)]:
+        topt = torch.optim.SGD(tp, lr=1.0)
+        ts = theirs(topt, **kw)
+        opt = optim.SGD([nn.Parameter(np.zeros(2, np.float32))], lr=1.0)
+        s = ours(opt, **kw)
+        for _ in range(3):
+            topt.step()
+            ts.step() if metric is None else ts.step(metric)
+        opt.load_state_dict(topt.state_dict())
+        s.load_state_dict(ts.state_dict())
+        for _ in range(4):
+            topt.step()
+            ts.step() if metric is None else ts.step(metric)
+            s.step() if metric is None else s.step(metric)
+            assert [g["lr"] for g in opt.param_groups] == pytest.approx([g["lr"] for g in topt.param_groups])
+            assert s.get_last_lr() == pytest.approx(ts.get_last_lr())
+
+
+def test_sequential_subclass_with_its_own_forward_nests():
+    class Scaled(nn.Sequential):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+        def backward(self, grad):
+            return super().backward(grad * 2)
+
+    lin1, lin2 = nn.Linear(3, 3, seed=0), nn.Linear(3, 2, seed=1)
+    outer = nn.Sequential(lin1, Scaled(lin2))
+    x = np.ones((4, 3), np.float32)
+    y = outer.forward(x)
+    np.testing.assert_allclose(y, 2 * lin2.forward(lin1.forward(x)), rtol=1e-6)
+    g = outer.backward(np.ones_like(y))
+    assert g.shape == x.shape
+
+
+def test_backward_through_nested_sequential_equals_flat():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    grads = []
+    for nest in (False, True):
+        lin, g = nn.Linear(3, 3, seed=1), nn.GRU(3, 4, seed=0)
+        seq = nn.Sequential(lin, nn.Sequential(g)) if nest else nn.Sequential(lin, g)
+        y = seq.forward(x, lengths=[3, 5])
+        gx = seq.backward(np.ones_like(y))
+        grads.append((gx, lin.weight.grad.copy(), g.weight_hh_l0.grad.copy()))
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)

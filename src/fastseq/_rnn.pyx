@@ -207,7 +207,9 @@ def gemm_nt(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c, bint 
 def fma_rate(int64_t rounds=20_000_000, int simd=-1, int n_threads=1):
     """The machine's float32 multiply-add peak, FLOP/s: ``rounds`` rounds of
     independent vector FMAs (no memory) on each of ``n_threads`` threads at once,
-    on the given SIMD path (-1: the best). The compute floor of a roofline."""
+    on the given SIMD path (-1: the best; the generic path, and builds without the
+    x86 paths, multiply then add: the same 2 flops a lane, in two instructions).
+    The compute floor of a roofline."""
     if rounds < 1:
         raise ValueError(f"rounds: expected a positive count, got {rounds}")
     cdef double r

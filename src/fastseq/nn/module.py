@@ -262,8 +262,9 @@ def as_float_array(name, value, dtype, ndim=None, minus_inf=False):
 
 def check_float_dtype(dtype):
     """A module's ``dtype=`` argument (NumPy's or PyTorch's, e.g. torch.float64) as
-    np.float32 or np.float64; ValueError naming ``dtype`` otherwise."""
-    dt = _dtype_of(dtype)
+    np.float32 or np.float64 (None: float32, PyTorch's default); ValueError naming
+    ``dtype`` otherwise."""
+    dt = np.dtype(np.float32) if dtype is None else _dtype_of(dtype)
     if dt not in (np.float32, np.float64):
         raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
     return dt
@@ -595,9 +596,9 @@ class Sequential(Module):
             if isinstance(m, RNNBase):
                 x, state = m.forward(x, lengths=lengths)
                 self.states.append(state)
-            elif isinstance(m, Sequential):
-                x = m.forward(x, lengths=lengths)
-                self.states.extend(m.states)
+            elif isinstance(m, Sequential):  # (a subclass's own forward may not take lengths)
+                x = m.forward(x) if lengths is None else m.forward(x, lengths=lengths)
+                self.states.extend(getattr(m, "states", []))
             else:
                 x = m.forward(x)
         return x

@@ -23,7 +23,8 @@ def _real(name, v, low=None, high=None, low_open=False):
             (high is not None and v >= high):
         lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
         hi = "" if high is None else f"< {high}"
-        raise ValueError(f"{name}: expected a number {' and '.join(x for x in (lo, hi) if x)}, got {v}")
+        bounds = " and ".join(x for x in (lo, hi) if x)
+        raise ValueError(f"{name}: expected a number{' ' + bounds if bounds else ''}, got {v}")
     return v
 
 
@@ -454,27 +455,40 @@ class _Schedule:
         if not isinstance(optimizer, Optimizer):
             raise ValueError(f"optimizer: expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.base_lrs = self._lrs()
         self.last_epoch = 0
-        self._last_lr = list(self.base_lrs)
+        self._last_lr = self._lrs()
+
+    def _lrs(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self):
         """The learning rates as this schedule's last ``step()`` (or its creation) left
         them, one per parameter group (as PyTorch: a rate set by hand since then shows in
         ``optimizer.param_groups``, not here)."""
-        return list(self._last_lr)
+        return self._lrs() if self._last_lr is None else list(self._last_lr)
 
     def _stepped(self):
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self._last_lr = self._lrs()
 
-    # fields newer than files saved before them: derived from the state when missing
+    # a state saved by PyTorch's schedule of this kind has these too (its bookkeeping)
+    _TORCH_ONLY = ("_step_count", "_is_initial", "_get_lr_called_within_step", "verbose", "mode_worse")
+    _LISTS = ("base_lrs", "_last_lr")  # one number per parameter group, at most
+    _NUMBER_OR_NONE = ()
+
     def _filled(self, sd):
-        if "_last_lr" not in sd:
-            return {**sd, "_last_lr": [g["lr"] for g in self.optimizer.param_groups]}
+        """``sd`` without PyTorch's own bookkeeping, and with the fields it may lack
+        (saved by PyTorch, or by fastseq before they were kept): no ``_last_lr``
+        (None: ``get_last_lr`` reads the optimizer until the next step, whatever
+        order things are loaded in), no ``base_lrs`` (PyTorch's ReduceLROnPlateau)."""
+        sd = {k: v for k, v in sd.items() if k not in self._TORCH_ONLY}
+        sd.setdefault("_last_lr", None)
+        if "base_lrs" not in sd:
+            sd["base_lrs"] = list(sd["_last_lr"]) if isinstance(sd["_last_lr"], (list, tuple)) else self._lrs()
         return sd
 
     def state_dict(self):
-        """The schedule's state (numbers, strings and lists of numbers: what
+        """The schedule's state (numbers, strings, None and lists of numbers: what
         ``nn.save`` keeps), as PyTorch's: everything but the optimizer."""
         return {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in self.__dict__.items() if k != "optimizer"}
@@ -487,11 +501,11 @@ class _Schedule:
         """Set the fields ``_check_state`` returned."""
         self.__dict__.update(new)
 
-    _NUMBER_OR_NONE = ()
-
     def _check_state(self, sd):
-        """``sd`` checked against this schedule: the same fields, numbers where numbers
-        are, one base rate per parameter group. Returns the fields to set; changes nothing."""
+        """``sd`` (this schedule's, PyTorch's, or an older fastseq's) checked against
+        this schedule: the same fields, numbers where numbers are, lists of at most
+        one number per parameter group (fewer when groups were added since it was
+        saved, as PyTorch allows). Returns the fields to set; changes nothing."""
         if not isinstance(sd, Mapping):
             raise ValueError(f"state_dict: expected a dict, got {type(sd).__name__}")
         sd = self._filled(sd)
@@ -500,20 +514,21 @@ class _Schedule:
             missing, extra = sorted(set(mine) - set(sd)), sorted(set(sd) - set(mine))
             raise ValueError(f"state_dict: not a {type(self).__name__}'s state (missing {missing}, "
                              f"unexpected {extra})")
-        out = {}
+        out, ngroups = {}, len(self.optimizer.param_groups)
         for k, v in sd.items():
             want = mine[k]
             if k in self._NUMBER_OR_NONE:
                 if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
                     raise ValueError(f"state_dict[{k!r}]: expected a number or None, got {v!r:.80}")
                 v = None if v is None else float(v)
-            elif isinstance(want, list):
-                # one number per parameter group when it was saved: groups added
-                # since (add_param_group) may make them fewer, as in PyTorch
-                if not isinstance(v, (list, tuple)) or \
+            elif k in self._LISTS:
+                if v is None and k == "_last_lr":
+                    out[k] = v
+                    continue
+                if not isinstance(v, (list, tuple)) or len(v) > ngroups or \
                         not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
-                    raise ValueError(f"state_dict[{k!r}]: expected a list of numbers (one per "
-                                     f"parameter group), got {v!r:.80}")
+                    raise ValueError(f"state_dict[{k!r}]: expected a list of numbers, one per "
+                                     f"parameter group ({ngroups} at most), got {v!r:.80}")
                 v = [float(x) for x in v]
             elif isinstance(want, bool) or isinstance(want, str):
                 if type(v) is not type(want):
@@ -605,6 +620,7 @@ class ReduceLROnPlateau(_Schedule):
         return a > ref
 
     _NUMBER_OR_NONE = ("default_min_lr",)
+    _LISTS = _Schedule._LISTS + ("min_lrs",)
 
     def _filled(self, sd):
         sd = super()._filled(sd)
