@@ -198,12 +198,11 @@ class Optimizer:
             groups.append(new_g)
         state = {}
         for key, st in sd["state"].items():
-            try:
-                i = int(key)
-            except (TypeError, ValueError):
-                i = None
-            if i is None or isinstance(key, (bool, float)):
+            # parameter indices: ints (PyTorch's), or their digits (a JSON round trip's)
+            if not (isinstance(key, numbers.Integral) and not isinstance(key, bool) or
+                    isinstance(key, str) and key.isdigit()):
                 raise ValueError(f"state_dict['state']: expected parameter indices as keys, got {key!r:.40}")
+            i = int(key)
             if not 0 <= i < len(params):
                 raise ValueError(f"state_dict: state for parameter {i}, but there are {len(params)}")
             p = params[i]
@@ -475,6 +474,7 @@ class _Schedule:
     _TORCH_ONLY = ("_step_count", "_is_initial", "_get_lr_called_within_step", "verbose", "mode_worse")
     _LISTS = ("base_lrs", "_last_lr")  # one number per parameter group, at most
     _NUMBER_OR_NONE = ()
+    _MAY_BE_NONE = ("_last_lr",)  # (see _filled)
 
     def _filled(self, sd):
         """``sd`` without PyTorch's own bookkeeping, and with the fields it may lack
@@ -517,14 +517,13 @@ class _Schedule:
         out, ngroups = {}, len(self.optimizer.param_groups)
         for k, v in sd.items():
             want = mine[k]
-            if k in self._NUMBER_OR_NONE:
-                if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            if v is None and (k in self._NUMBER_OR_NONE or k in self._MAY_BE_NONE):
+                pass
+            elif k in self._NUMBER_OR_NONE:
+                if isinstance(v, bool) or not isinstance(v, numbers.Real):
                     raise ValueError(f"state_dict[{k!r}]: expected a number or None, got {v!r:.80}")
-                v = None if v is None else float(v)
+                v = float(v)
             elif k in self._LISTS:
-                if v is None and k == "_last_lr":
-                    out[k] = v
-                    continue
                 if not isinstance(v, (list, tuple)) or len(v) > ngroups or \
                         not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
                     raise ValueError(f"state_dict[{k!r}]: expected a list of numbers, one per "
