@@ -1272,3 +1272,74 @@ def test_backward_through_nested_sequential_equals_flat():
         grads.append((gx, lin.weight.grad.copy(), g.weight_hh_l0.grad.copy()))
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_forward_under_inference_mode_leaves_the_pending_one_alone():
+    """As in PyTorch, a validation pass under inference_mode between a training
+    forward and its backward changes nothing: backward goes through the training
+    forward (before, it raised, and an eval-mode forward silently replaced it)."""
+    rng = np.random.default_rng(0)
+    ids, ids_val = rng.integers(0, 20, (3, 5)), rng.integers(0, 20, (3, 5))
+    target, target_val = rng.integers(0, 7, (3, 5)), rng.integers(0, 7, (3, 5))
+    lengths = np.array([5, 2, 4])
+
+    def build():
+        return nn.Sequential(nn.Embedding(20, 6, seed=1), nn.Dropout(0.3, seed=2),
+                             nn.GRU(6, 8, num_layers=2, dropout=0.2, bidirectional=True,
+                                    batch_first=True, seed=3),
+                             nn.Linear(16, 7, seed=4)), nn.CrossEntropyLoss()
+
+    def step(model, loss_fn, validate):
+        loss = loss_fn.forward(model.forward(ids, lengths=lengths), target)
+        if validate:
+            with nn.inference_mode():
+                loss_fn.forward(model.forward(ids_val, lengths=np.array([1, 5, 3])), target_val)
+        model.backward(loss_fn.backward())
+        return loss, {n: p.grad.copy() for n, p in model.named_parameters()}
+
+    loss_a, grads_a = step(*build(), validate=False)
+    loss_b, grads_b = step(*build(), validate=True)
+    assert loss_a == loss_b
+    for name, g in grads_a.items():
+        assert np.array_equal(g, grads_b[name]), name
+    # once gone back through, a forward under inference_mode does not make another
+    model, loss_fn = build()
+    model.forward(ids)
+    model.backward(np.ones((3, 5, 7), np.float32))
+    with nn.inference_mode():
+        model.forward(ids)
+    with pytest.raises(RuntimeError, match="Linear.backward: no forward to go back through"):
+        model.backward(np.ones((3, 5, 7), np.float32))
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_python_threads_can_run_one_module_at_once(cls):
+    """Inference from several Python threads on one module (a server's workers):
+    each call gets scratch buffers of its own. With one shared buffer, concurrent
+    calls read each other's packed weights and gates (errors of order 1)."""
+    import threading
+    fastseq.set_num_threads(1)
+    try:
+        m = cls(16, 48, num_layers=2, seed=0)
+        rng = np.random.default_rng(1)
+        xs = [rng.standard_normal((T, B, 16)).astype(np.float32)
+              for T, B in ((30, 3), (9, 1), (20, 8), (35, 2))]
+        with nn.inference_mode():
+            want = [m.forward(x)[0] for x in xs]
+        bad = []
+
+        def work(i):
+            with nn.inference_mode():
+                for _ in range(40):
+                    if not np.array_equal(m.forward(xs[i])[0], want[i]):
+                        bad.append(i)
+                        return
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not bad
+    finally:
+        fastseq.set_num_threads(None)

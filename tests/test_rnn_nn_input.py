@@ -29,10 +29,13 @@ def test_dropout_refuses_non_float_input_and_checks_backward():
     for g in (np.ones((1, 3)), np.ones(4)):
         with pytest.raises(ValueError, match="grad_output: expected shape \\(2, 3\\)"):
             d.backward(g)
-    with nn.inference_mode():
+    with nn.inference_mode():  # keeps nothing, and leaves the pending forward alone
         d.forward(np.ones(3))
-    with pytest.raises(RuntimeError, match="Dropout.backward"):
+    with pytest.raises(ValueError, match="grad_output: expected shape \\(2, 3\\)"):
         d.backward(np.ones(3))
+    d.backward(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match="Dropout.backward: no forward"):  # once per forward
+        d.backward(np.ones((2, 3)))
 
 
 def test_cross_entropy_checks_mask_grad_and_logits():

@@ -127,9 +127,9 @@ class Embedding(Module):
     def forward(self, ids):
         given = ids
         ids = _index_array("ids", ids, self.num_embeddings)
-        keep = not is_inference_mode()
-        self._ids = kept_copy(ids, given) if keep else None
-        self._versions = self._save_versions() if keep else None
+        if not is_inference_mode():  # (under it, a pending forward stays pending)
+            self._ids = kept_copy(ids, given)
+            self._versions = self._save_versions()
         return self.weight.data[ids]
 
     def backward(self, grad_output):
@@ -189,9 +189,9 @@ class Linear(Module):
                              "got a scalar")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"x: expected last dimension {self.in_features}, got shape {x.shape}")
-        keep = not is_inference_mode()
-        self._x = kept_copy(x, given) if keep else None
-        self._versions = self._save_versions() if keep else None
+        if not is_inference_mode():  # (under it, a pending forward stays pending)
+            self._x = kept_copy(x, given)
+            self._versions = self._save_versions()
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
@@ -244,25 +244,25 @@ class Dropout(Module):
     def forward(self, x):
         masking = self.training and self.p != 0
         x = self._float_array("x", x, masking)
-        self._shape = None if is_inference_mode() else x.shape
         if not masking:
-            self._mask = None
-            return x
-        if self.p == 1:
-            self._mask = np.zeros(x.shape, x.dtype)
+            mask = None
+        elif self.p == 1:
+            mask = np.zeros(x.shape, x.dtype)
         else:
-            self._mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
-        return x * self._mask
+            mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype) * x.dtype.type(1 / (1 - self.p))
+        if not is_inference_mode():  # (under it, a pending forward stays pending)
+            self._shape, self._mask = x.shape, mask
+        return x if mask is None else x * mask
 
     def backward(self, grad_output):
         if self._shape is None:
-            raise RuntimeError("Dropout.backward: no forward to go back through (call forward first, "
-                               "not under inference_mode)")
+            raise RuntimeError(f"Dropout.backward: {NO_FORWARD}")
         g = self._float_array("grad_output", grad_output, self._mask is not None)
         if g.shape != self._shape:
             raise ValueError(f"grad_output: expected shape {self._shape} (the forward's input), "
                              f"got {g.shape}")
-        return g if self._mask is None else g * self._mask
+        mask, self._shape, self._mask = self._mask, None, None
+        return g if mask is None else g * mask
 
 
 class CrossEntropyLoss(Module):
@@ -380,7 +380,8 @@ class CrossEntropyLoss(Module):
             u = None
         # softmax, targets (indices or weighted probabilities), the weight of each
         # position's loss (a: also the 'mean' divisor), mask x counted (b), class weights
-        self._saved = (e / s, t, u, a, b, v)
+        if not is_inference_mode():  # (under it, a pending forward stays pending)
+            self._saved = (e / s, t, u, a, b, v)
         if self.reduction == "none":
             return losses
         total = losses.sum(dtype=np.float64)
@@ -391,7 +392,8 @@ class CrossEntropyLoss(Module):
 
     def backward(self, grad=1.0):
         if self._saved is None:
-            raise RuntimeError("CrossEntropyLoss.backward: call forward first")
+            raise RuntimeError("CrossEntropyLoss.backward: no forward to go back through (none ran "
+                               "outside inference_mode)")
         p, t, u, a, b, v = self._saved
         shape = p.shape[:-1] if self.reduction == "none" else ()
         try:

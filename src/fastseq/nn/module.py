@@ -23,8 +23,9 @@ class StateDictError(ValueError, RuntimeError):
 @contextlib.contextmanager
 def inference_mode():
     """Inside this block forward passes keep nothing for backward (less memory, faster),
-    like ``torch.inference_mode()``; backward then raises. It holds for the thread
-    that enters it only, as in PyTorch."""
+    like ``torch.inference_mode()``, and leave what a module's earlier forward kept
+    alone: its backward still goes through that one. It holds for the thread that
+    enters it only, as in PyTorch."""
     old = is_inference_mode()
     _mode.inference = True
     try:
@@ -208,7 +209,10 @@ def check_probability(name, p):
 
 
 # why a backward has nothing to go back through
-NO_FORWARD = "no forward to go back through (forward ran under inference_mode, or backward was already called)"
+# Each module keeps what its latest forward outside inference_mode needs for one
+# backward; forwards under inference_mode keep nothing and leave that alone.
+NO_FORWARD = ("no forward to go back through (backward was already called, or no forward "
+              "ran outside inference_mode since)")
 
 
 def kept_copy(arr, given):
@@ -591,16 +595,17 @@ class Sequential(Module):
 
     def forward(self, x, lengths=None):
         from .rnn import RNNBase
-        self.states = []
+        states = []  # (built apart: another thread may run this forward too)
         for m in self._modules.values():
             if isinstance(m, RNNBase):
                 x, state = m.forward(x, lengths=lengths)
-                self.states.append(state)
+                states.append(state)
             elif isinstance(m, Sequential):  # (a subclass's own forward may not take lengths)
                 x = m.forward(x) if lengths is None else m.forward(x, lengths=lengths)
-                self.states.extend(getattr(m, "states", []))
+                states.extend(getattr(m, "states", []))
             else:
                 x = m.forward(x)
+        self.states = states
         return x
 
     def backward(self, grad):

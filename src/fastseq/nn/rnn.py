@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -10,6 +11,11 @@ from .. import _rnn
 from .._threads import get_num_threads, simd_level
 from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_float_dtype,
                      check_probability, is_inference_mode, kept_copy)
+
+# Guards every module's free scratch buffers and workspaces: several Python threads
+# may run one module at once (inference, the kernels releasing the GIL), and each
+# call must hold buffers of its own.
+_POOL_LOCK = threading.Lock()
 
 
 def _lengths_array(lengths, T, B):
@@ -79,24 +85,39 @@ class RNNBase(Module):
         self._ctx = None
         self._versions = None
         self._checked_params = None
-        self._scratch = np.empty(0, np.uint8)  # kernel scratch, kept between calls
+        self._scratch_free = []  # kernel scratch not in use (one buffer), kept between calls
         self._ws_pool = []  # workspaces of finished forward/backward passes, for reuse
 
-    def _get_scratch(self, T, B, I, simd, nt):
+    def _scratch(self, held, T, B, I, simd, nt):
+        """Scratch for one kernel call: ``held`` (the call's buffer so far, or None)
+        if large enough, else the module's free buffer or a new one; handed back
+        with _give_scratch when the call is done."""
         need = _rnn.scratch_size(self._mode_id, T, B, I, self.hidden_size,
                                  self.dtype == np.float64, simd, nt)
-        if self._scratch.size < need:
-            self._scratch = np.empty(need, np.uint8)
-        return self._scratch
+        if held is not None and held.size >= need:
+            return held
+        with _POOL_LOCK:
+            s = self._scratch_free.pop() if self._scratch_free else None
+        return s if s is not None and s.size >= need else np.empty(need, np.uint8)
+
+    def _give_scratch(self, s):
+        if s is None:
+            return
+        with _POOL_LOCK:  # keep the larger buffer
+            if not self._scratch_free or self._scratch_free[0].size < s.size:
+                self._scratch_free[:] = [s]
 
     def _take_ws(self, n):
-        for i, ws in enumerate(self._ws_pool):
-            if ws.size == n:
-                return self._ws_pool.pop(i)
+        with _POOL_LOCK:
+            for i, ws in enumerate(self._ws_pool):
+                if ws.size == n:
+                    return self._ws_pool.pop(i)
         return np.empty(n, self.dtype)
 
     def _give_ws(self, wss):
-        self._ws_pool = (list(wss) + self._ws_pool)[:2 * self.num_layers * self.num_directions]
+        wss = list(wss)
+        with _POOL_LOCK:
+            self._ws_pool = (wss + self._ws_pool)[:2 * self.num_layers * self.num_directions]
 
     @property
     def num_directions(self):
@@ -204,7 +225,7 @@ class RNNBase(Module):
         h_n = np.empty((L * D, B, H), self.dtype)
         c_n = np.empty((L * D, B, H), self.dtype) if is_lstm else None
         ctx = {"layers": [], "lengths": lens, "batched": batched, "T": T, "B": B} if keep else None
-        inp = xa
+        inp, scratch = xa, None
         for layer in range(L):
             mask = None
             if layer > 0 and self.training and self.dropout > 0:
@@ -223,12 +244,13 @@ class RNNBase(Module):
                 wss.append(ws)
                 if B == 0:  # an empty batch (PyTorch returns empty outputs): nothing for C to do
                     continue
+                scratch = self._scratch(scratch, T, B, inp.shape[2], simd, nt)
                 _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
                              None if b_ih is None else b_ih.data,
                              None if b_hh is None else b_hh.data,
                              None if h0 is None else h0[k], None if c0 is None else c0[k], lens,
                              out, d * H, h_n[k], None if c_n is None else c_n[k], ws,
-                             self._get_scratch(T, B, inp.shape[2], simd, nt), nt)
+                             scratch, nt)
             if keep:  # (layer 0's input copied if it is the caller's array)
                 ctx["layers"].append({"x": kept_copy(inp, x) if layer == 0 else inp, "mask": mask,
                                       "ws": wss})
@@ -238,10 +260,12 @@ class RNNBase(Module):
         if keep:  # (copied if they are the caller's arrays, as the input is)
             ctx["h0"] = kept_copy(h0, hx[0] if self.mode == "LSTM" and hx is not None else hx)
             ctx["c0"] = kept_copy(c0, hx[1] if self.mode == "LSTM" and hx is not None else None)
-        self._versions = self._save_versions() if keep else None
-        if self._ctx is not None:
-            self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])
-        self._ctx = ctx
+        self._give_scratch(scratch)
+        if keep:  # (under inference_mode, a pending forward stays pending)
+            self._versions = self._save_versions()
+            if self._ctx is not None:
+                self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])
+            self._ctx = ctx
         out = inp
         if not batched:
             out, h_n = out[:, 0, :], h_n[:, 0, :]
@@ -276,6 +300,7 @@ class RNNBase(Module):
         nt, simd = get_num_threads(), simd_level()
         kind = "double" if dt == np.float64 else "float"
         h0, c0 = ctx["h0"], ctx["c0"]
+        scratch = None
         for layer in reversed(range(L)):
             lc = ctx["layers"][layer]
             x = lc["x"]
@@ -292,6 +317,7 @@ class RNNBase(Module):
 
                 if B == 0:
                     continue
+                scratch = self._scratch(scratch, T, B, x.shape[2], simd, nt)
                 # the float or double kernel named, not picked from the first array
                 # argument (g is None when only final-state gradients are given)
                 _rnn.backward[kind](self._mode_id, d == 1, simd, g, d * H,
@@ -300,10 +326,11 @@ class RNNBase(Module):
                                     None if h0 is None else h0[k], None if c0 is None else c0[k],
                                     lens, dx, dh0[k], None if dc0 is None else dc0[k],
                                     grad_of(w_ih), grad_of(w_hh), grad_of(b_ih), grad_of(b_hh),
-                                    self._get_scratch(T, B, x.shape[2], simd, nt), nt)
+                                    scratch, nt)
             if lc["mask"] is not None:
                 dx *= lc["mask"]
             g = dx
+        self._give_scratch(scratch)
         self._give_ws(ws for lc in ctx["layers"] for ws in lc["ws"])
         self._ctx = None
         gx = g
