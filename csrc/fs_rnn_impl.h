@@ -821,9 +821,17 @@ static fs_status FS_F(gemm2)(int64_t M, int64_t K, const R *A, int64_t ars, int6
     if (!pb) {
         return FS_ERR_NOMEM;
     }
-    /* blocks of rows; a whole number of tiles when A comes tiled */
-    const int64_t mc = acs == 0 ? FS_GEMM_MCR : FS_GEMM_MC;
-    const int64_t nmb = (M + mc - 1) / mc;
+    /* blocks of rows, whole tiles of MR rows each (as A comes when tiled), at
+     * most FS_GEMM_MCR rows, as many in each as can be (the tiles shared out
+     * evenly), and a multiple of the threads in number: jobs of one size, which
+     * the threads then share evenly (35 blocks of 64 rows at T = 35, B = 64
+     * gave one thread a block more than the other) */
+    const int64_t ntl = (M + MR - 1) / MR;
+    int64_t nmb = (ntl + FS_GEMM_MCR / MR - 1) / (FS_GEMM_MCR / MR);
+    if (nmb > nt) {
+        nmb = (nmb + nt - 1) / nt * nt;
+        nmb = nmb < ntl ? nmb : ntl;
+    }
     /* jobs are (row block, group of panels); enough groups to keep every thread busy */
     int64_t nnb = (4 * (int64_t)nt + nmb - 1) / nmb;
     nnb = nnb < 1 ? 1 : (nnb > npan ? npan : nnb);
@@ -870,7 +878,8 @@ static fs_status FS_F(gemm2)(int64_t M, int64_t K, const R *A, int64_t ars, int6
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t mb = 0; mb < nmb; mb++) {
             for (int64_t nb = 0; nb < nnb; nb++) {
-                int64_t i0 = mb * mc, mi = M - i0 < mc ? M - i0 : mc;
+                int64_t i0 = ntl * mb / nmb * MR, i1 = ntl * (mb + 1) / nmb * MR;
+                int64_t mi = (i1 < M ? i1 : M) - i0;
                 const R *a;
                 int64_t lda;
                 if (acs == 1) {
