@@ -278,10 +278,21 @@ def _train(make_opt, make_topt, steps=5, sched=None, tsched=None, clip=None):
     return m
 
 
-@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam", "adamw", "adam_l2", "amsgrad"])
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "nesterov", "adam", "adamw", "adam_l2", "amsgrad",
+                                  "sgd_maximize", "adam_maximize", "adamw_maximize",
+                                  "adam_decoupled", "impl_flags"])
 def test_optimizers_match_torch(kind):
     torch = _torch()
     cfg = {
+        "sgd_maximize": (optim.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True,
+                                                          weight_decay=0.01, maximize=True)),
+        "adam_maximize": (optim.Adam, torch.optim.Adam, dict(lr=0.05, weight_decay=0.1, amsgrad=True,
+                                                             maximize=True)),
+        "adamw_maximize": (optim.AdamW, torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1, maximize=True)),
+        "adam_decoupled": (optim.Adam, torch.optim.Adam, dict(lr=0.05, weight_decay=0.1,
+                                                              decoupled_weight_decay=True)),
+        "impl_flags": (optim.Adam, torch.optim.Adam, dict(lr=0.05, foreach=False, fused=None,
+                                                          capturable=False, differentiable=False)),
         "sgd": (optim.SGD, torch.optim.SGD, dict(lr=0.5)),
         "momentum": (optim.SGD, torch.optim.SGD, dict(lr=0.3, momentum=0.9, dampening=0.1, weight_decay=0.01)),
         "nesterov": (optim.SGD, torch.optim.SGD, dict(lr=0.3, momentum=0.9, nesterov=True)),
@@ -618,6 +629,29 @@ def test_load_checks_everything_before_changing_anything(tmp_path):
         nn.load(tmp_path / "r.npz", nn.LSTM(3, 4, num_layers=2, bias=False))
 
 
+def _resume_torch_run(torch, make_torch_opt, make_ours, seed):
+    """Two steps of a torch optimiser on a parameter, its state loaded into ours,
+    then two more steps of each from the same gradients, which must agree.
+    Returns (ours, our parameter, torch's parameter)."""
+    rng = np.random.default_rng(seed)
+    tp = torch.nn.Parameter(torch.from_numpy(rng.standard_normal(3).astype(np.float32)))
+    topt = make_torch_opt([tp])
+    grads = rng.standard_normal((4, 3)).astype(np.float32)
+    for gr in grads[:2]:
+        tp.grad = torch.from_numpy(gr.copy())
+        topt.step()
+    q = nn.Parameter(tp.detach().numpy().copy())
+    ours = make_ours([q])
+    ours.load_state_dict(topt.state_dict())
+    for gr in grads[2:]:
+        tp.grad = torch.from_numpy(gr.copy())
+        topt.step()
+        q.grad[:] = gr
+        ours.step()
+    assert rel_err(q.data, tp.detach().numpy()) < 1e-6
+    return ours, q, tp
+
+
 def test_optimizer_state_is_checked_and_torch_state_continues_alike():
     torch = _torch()
     p = nn.Parameter(np.zeros(3, np.float32))
@@ -639,24 +673,9 @@ def test_optimizer_state_is_checked_and_torch_state_continues_alike():
         adam.load_state_dict(sd)
     assert adam.state == {}
     # a torch Adam's state (tensors, a tensor step) loads and continues as torch does
-    rng = np.random.default_rng(10)
-    tp = torch.nn.Parameter(torch.from_numpy(rng.standard_normal(3).astype(np.float32)))
-    topt = torch.optim.Adam([tp], lr=0.1)
-    q = nn.Parameter(tp.detach().numpy().copy())
-    grads = rng.standard_normal((4, 3)).astype(np.float32)
-    for gr in grads[:2]:
-        tp.grad = torch.from_numpy(gr.copy())
-        topt.step()
-    q.data = tp.detach().numpy().copy()
-    ours = optim.Adam([q], lr=0.5)
-    ours.load_state_dict(topt.state_dict())
-    assert ours.param_groups[0]["lr"] == pytest.approx(0.1) and ours.state[id(q)]["step"] == 2
-    for gr in grads[2:]:
-        tp.grad = torch.from_numpy(gr.copy())
-        topt.step()
-        q.grad[:] = gr
-        ours.step()
-    assert rel_err(q.data, tp.detach().numpy()) < 1e-6
+    ours, q, tp = _resume_torch_run(torch, lambda p: torch.optim.Adam(p, lr=0.1),
+                                    lambda p: optim.Adam(p, lr=0.5), seed=10)
+    assert ours.param_groups[0]["lr"] == pytest.approx(0.1) and ours.state[id(q)]["step"] == 4
     with pytest.raises(ValueError, match="decoupled_weight_decay"):
         optim.Adam([q]).load_state_dict(torch.optim.AdamW([tp]).state_dict())
 
@@ -1343,3 +1362,25 @@ def test_python_threads_can_run_one_module_at_once(cls):
         assert not bad
     finally:
         fastseq.set_num_threads(None)
+
+
+def test_maximize_and_implementation_flags_are_checked_and_loaded():
+    torch = _torch()
+    q = nn.Parameter(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="maximize: expected True or False"):
+        optim.SGD([q], maximize="yes")
+    with pytest.raises(TypeError, match="foreach: expected True, False or None"):
+        optim.Adam([q], foreach="x")
+    with pytest.raises(TypeError, match="decoupled_weight_decay: expected True or False"):
+        optim.Adam([q], decoupled_weight_decay=None)
+    # a torch optimiser's maximize comes with its state, and the runs go on alike
+    ours, q, tp = _resume_torch_run(torch, lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5,
+                                                                     maximize=True),
+                                    lambda p: optim.SGD(p, lr=0.1, momentum=0.5), seed=0)
+    assert ours.param_groups[0]["maximize"] is True
+    # and torch takes ours back
+    topt2 = torch.optim.SGD([tp], lr=0.2)
+    topt2.load_state_dict({"state": {k: {n: torch.from_numpy(np.asarray(v)) for n, v in st.items()}
+                                     for k, st in ours.state_dict()["state"].items()},
+                           "param_groups": ours.state_dict()["param_groups"]})
+    assert topt2.param_groups[0]["maximize"] is True

@@ -117,6 +117,8 @@ class Optimizer:
                 g[k] = _real(k, g[k], 0)
         if "dampening" in g:
             g["dampening"] = _real("dampening", g["dampening"])
+        if "maximize" in g and not isinstance(g["maximize"], (bool, np.bool_)):
+            raise TypeError(f"maximize: expected True or False, got {g['maximize']!r}")
         if "betas" in g:
             b = g["betas"]
             if not (isinstance(b, (tuple, list)) and len(b) == 2):
@@ -184,8 +186,8 @@ class Optimizer:
             for k, v in saved.items():
                 if k in ("params", "initial_lr") or k in _TORCH_IMPL_FLAGS:
                     continue
-                if k in ("maximize", "decoupled_weight_decay"):
-                    mine = k == "decoupled_weight_decay" and getattr(self, "_decoupled", False)
+                if k == "decoupled_weight_decay":
+                    mine = getattr(self, "_decoupled", False)
                     if bool(v) != mine:
                         raise ValueError(f"state_dict: parameter group {i} has {k}={v!r}, which "
                                          f"{type(self).__name__} does not do")
@@ -256,18 +258,21 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight
-    decay, with ``torch.optim.SGD``'s update rule. On a sparse parameter's rows a
+    decay (``maximize``: ascent), with ``torch.optim.SGD``'s update rule. On a sparse parameter's rows a
     row's momentum starts, like a dense parameter's, as its first gradient."""
 
     _STATE = {"momentum_buffer": "param", "momentum_rows": "rows"}
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False):
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        _impl_flags(foreach=foreach, differentiable=differentiable, fused=fused)
         momentum, dampening = _real("momentum", momentum, 0), _real("dampening", dampening)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov: needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
 
     def _step(self):
         for g in self.param_groups:
@@ -275,7 +280,7 @@ class SGD(Optimizer):
                                        g["nesterov"])
             for p, grad, rows in _grads(g["params"]):
                 data = p.data if rows is None else p.data[rows]
-                d = grad
+                d = -grad if g["maximize"] else grad
                 if wd:
                     d = d + wd * data
                 if mom:
@@ -314,8 +319,9 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (``torch.optim.Adam``): L2 ``weight_decay`` added to the gradient;
-    ``amsgrad`` keeps the maximum of the second moment. A sparse parameter's rows
+    """Adam (``torch.optim.Adam``): L2 ``weight_decay`` added to the gradient (with
+    ``decoupled_weight_decay``, AdamW's); ``amsgrad`` keeps the maximum of the second
+    moment; ``maximize`` ascends. A sparse parameter's rows
     are updated as ``torch.optim.SparseAdam`` does (eps added to the square root of
     the second moment before its bias correction)."""
 
@@ -324,9 +330,18 @@ class Adam(Optimizer):
     _REQUIRED = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=False):
+        _impl_flags(foreach=foreach, capturable=capturable, differentiable=differentiable,
+                    fused=fused)
+        if not isinstance(decoupled_weight_decay, (bool, np.bool_)):
+            raise TypeError(f"decoupled_weight_decay: expected True or False, got "
+                            f"{decoupled_weight_decay!r}")
+        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True): AdamW
+            self._decoupled = True
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad))
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
 
     def _step(self):
         for g in self.param_groups:
@@ -347,7 +362,9 @@ class Adam(Optimizer):
                 data = p.data if rows is None else p.data[rows]
                 if self._decoupled and wd:
                     data *= 1 - lr * wd
-                d = grad + wd * data if (wd and not self._decoupled) else grad
+                d = -grad if g["maximize"] else grad
+                if wd and not self._decoupled:
+                    d = d + wd * data
                 m = st["exp_avg"] if rows is None else st["exp_avg"][rows]
                 v = st["exp_avg_sq"] if rows is None else st["exp_avg_sq"][rows]
                 m *= b1
@@ -387,12 +404,25 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused)
 
 
 # settings in a torch optimizer's param_groups that only choose its implementation
 _TORCH_IMPL_FLAGS = frozenset({"foreach", "capturable", "differentiable", "fused"})
+
+
+def _impl_flags(**flags):
+    """PyTorch's implementation choices (``foreach``, ``fused``: which kernels update
+    the parameters; ``capturable``: CUDA graphs; ``differentiable``: autograd through
+    the step). They do not change the update's arithmetic, and there is one
+    implementation here: accepted as booleans or None, and ignored."""
+    for name, v in flags.items():
+        if v is not None and not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected True, False or None, got {v!r}")
 
 
 def _vector_norm(x, p):
