@@ -821,11 +821,12 @@ static fs_status FS_F(gemm2)(int64_t M, int64_t K, const R *A, int64_t ars, int6
     if (!pb) {
         return FS_ERR_NOMEM;
     }
-    /* blocks of rows, whole tiles of MR rows each (as A comes when tiled), at
-     * most FS_GEMM_MCR rows, as many in each as can be (the tiles shared out
-     * evenly), and a multiple of the threads in number: jobs of one size, which
-     * the threads then share evenly (35 blocks of 64 rows at T = 35, B = 64
-     * gave one thread a block more than the other) */
+    /* blocks of rows: whole tiles of MR rows (as A comes when tiled), at most
+     * FS_GEMM_MCR rows, the tiles shared out evenly (blocks differ by one tile
+     * at most), and, when there are more blocks than threads, a multiple of the
+     * threads in number (unless there are fewer tiles), so that the threads get
+     * as many rows each (35 blocks of 64 rows at T = 35, B = 64 had given one
+     * thread a block more than the other; 9 blocks at B = 16, 5 against 4) */
     const int64_t ntl = (M + MR - 1) / MR;
     int64_t nmb = (ntl + FS_GEMM_MCR / MR - 1) / (FS_GEMM_MCR / MR);
     if (nmb > nt) {

@@ -1329,6 +1329,12 @@ def test_a_forward_under_inference_mode_leaves_the_pending_one_alone():
         model.forward(ids)
     with pytest.raises(RuntimeError, match="Linear.backward: no forward to go back through"):
         model.backward(np.ones((3, 5, 7), np.float32))
+    loss_fn.forward(np.zeros((3, 5, 7)), target)
+    loss_fn.backward()
+    with nn.inference_mode():
+        loss_fn.forward(np.zeros((3, 5, 7)), target)
+    with pytest.raises(RuntimeError, match="CrossEntropyLoss.backward: no forward"):
+        loss_fn.backward()
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
@@ -1369,8 +1375,11 @@ def test_maximize_and_implementation_flags_are_checked_and_loaded():
     q = nn.Parameter(np.ones(3, np.float32))
     with pytest.raises(TypeError, match="maximize: expected True or False"):
         optim.SGD([q], maximize="yes")
-    with pytest.raises(TypeError, match="foreach: expected True, False or None"):
-        optim.Adam([q], foreach="x")
+    for cls in (optim.SGD, optim.Adam, optim.AdamW):
+        with pytest.raises(TypeError, match="foreach: expected True, False or None"):
+            cls([q], foreach="x")
+        with pytest.raises(TypeError, match="fused: expected True, False or None"):
+            cls([q], fused=1)
     with pytest.raises(TypeError, match="decoupled_weight_decay: expected True or False"):
         optim.Adam([q], decoupled_weight_decay=None)
     # a torch optimiser's maximize comes with its state, and the runs go on alike
@@ -1378,9 +1387,42 @@ def test_maximize_and_implementation_flags_are_checked_and_loaded():
                                                                      maximize=True),
                                     lambda p: optim.SGD(p, lr=0.1, momentum=0.5), seed=0)
     assert ours.param_groups[0]["maximize"] is True
-    # and torch takes ours back
-    topt2 = torch.optim.SGD([tp], lr=0.2)
-    topt2.load_state_dict({"state": {k: {n: torch.from_numpy(np.asarray(v)) for n, v in st.items()}
-                                     for k, st in ours.state_dict()["state"].items()},
-                           "param_groups": ours.state_dict()["param_groups"]})
-    assert topt2.param_groups[0]["maximize"] is True
+    # and torch takes ours back and goes on alike: here an Adam with decoupled decay
+    # (AdamW's), which a plain Adam refuses as an AdamW's state
+    rng = np.random.default_rng(1)
+    q.data = rng.standard_normal(3).astype(np.float32)
+    tp = torch.nn.Parameter(torch.from_numpy(q.data.copy()))
+    ours = optim.Adam([q], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True, maximize=True)
+    grads = rng.standard_normal((4, 3)).astype(np.float32)
+    for gr in grads[:2]:
+        q.grad[:] = gr
+        ours.step()
+    sd = ours.state_dict()
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        optim.Adam([nn.Parameter(np.ones(3, np.float32))], weight_decay=0.5).load_state_dict(sd)
+    topt = torch.optim.Adam([tp], lr=0.3)
+    topt.load_state_dict({"state": {k: {n: torch.as_tensor(v) for n, v in st.items()}
+                                    for k, st in sd["state"].items()},
+                          "param_groups": sd["param_groups"]})
+    tp.data = torch.from_numpy(q.data.copy())
+    for gr in grads[2:]:
+        q.grad[:] = gr
+        ours.step()
+        tp.grad = torch.from_numpy(gr.copy())
+        topt.step()
+    assert topt.param_groups[0]["decoupled_weight_decay"] is True
+    assert rel_err(q.data, tp.detach().numpy()) < 1e-6
+
+
+def test_modules_pickled_before_per_call_scratch_still_run():
+    import pickle
+    m = nn.GRU(4, 6, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
+    want = m.forward(x)[0]
+    state = dict(m.__dict__)
+    del state["_scratch_free"]
+    state["_scratch"] = np.empty(10, np.uint8)  # what such a pickle holds
+    old = nn.GRU.__new__(nn.GRU)
+    old.__setstate__(state)
+    assert np.array_equal(old.forward(x)[0], want)
+    assert np.array_equal(pickle.loads(pickle.dumps(m)).forward(x)[0], want)

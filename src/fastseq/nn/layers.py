@@ -392,8 +392,7 @@ class CrossEntropyLoss(Module):
 
     def backward(self, grad=1.0):
         if self._saved is None:
-            raise RuntimeError("CrossEntropyLoss.backward: no forward to go back through (none ran "
-                               "outside inference_mode)")
+            raise RuntimeError(f"CrossEntropyLoss.backward: {NO_FORWARD}")
         p, t, u, a, b, v = self._saved
         shape = p.shape[:-1] if self.reduction == "none" else ()
         try:
@@ -405,6 +404,7 @@ class CrossEntropyLoss(Module):
                              f"got {gr.shape}")
         if not np.isfinite(gr).all():
             raise ValueError("grad: contains NaN or infinity")
+        self._saved = None  # gone back through once, as every module's forward
         r = gr
         if self.reduction == "mean":
             d = a.sum(dtype=np.float64)

@@ -117,8 +117,9 @@ class Optimizer:
                 g[k] = _real(k, g[k], 0)
         if "dampening" in g:
             g["dampening"] = _real("dampening", g["dampening"])
-        if "maximize" in g and not isinstance(g["maximize"], (bool, np.bool_)):
-            raise TypeError(f"maximize: expected True or False, got {g['maximize']!r}")
+        for k in ("maximize", "decoupled_weight_decay"):
+            if k in g and not isinstance(g[k], (bool, np.bool_)):
+                raise TypeError(f"{k}: expected True or False, got {g[k]!r}")
         if "betas" in g:
             b = g["betas"]
             if not (isinstance(b, (tuple, list)) and len(b) == 2):
@@ -186,8 +187,8 @@ class Optimizer:
             for k, v in saved.items():
                 if k in ("params", "initial_lr") or k in _TORCH_IMPL_FLAGS:
                     continue
-                if k == "decoupled_weight_decay":
-                    mine = getattr(self, "_decoupled", False)
+                if k == "decoupled_weight_decay":  # (an Adam's is not an AdamW's state)
+                    mine = g.get(k, False)
                     if bool(v) != mine:
                         raise ValueError(f"state_dict: parameter group {i} has {k}={v!r}, which "
                                          f"{type(self).__name__} does not do")
@@ -334,19 +335,17 @@ class Adam(Optimizer):
                  differentiable=False, fused=None, decoupled_weight_decay=False):
         _impl_flags(foreach=foreach, capturable=capturable, differentiable=differentiable,
                     fused=fused)
-        if not isinstance(decoupled_weight_decay, (bool, np.bool_)):
-            raise TypeError(f"decoupled_weight_decay: expected True or False, got "
-                            f"{decoupled_weight_decay!r}")
-        if decoupled_weight_decay:  # PyTorch's Adam(decoupled_weight_decay=True): AdamW
-            self._decoupled = True
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+        # in the groups, as PyTorch keeps it: a state says which kind it is
+        decoupled = self._decoupled or decoupled_weight_decay
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled))
 
     def _step(self):
         for g in self.param_groups:
             lr, (b1, b2), eps, wd, ams = (g["lr"], g["betas"], g["eps"], g["weight_decay"],
                                           g["amsgrad"])
+            decoupled = g["decoupled_weight_decay"]
             for p, grad, rows in _grads(g["params"]):
                 st = self.state.get(id(p))
                 if st is None:
@@ -360,10 +359,10 @@ class Adam(Optimizer):
                 st["step"] += 1
                 t = st["step"]
                 data = p.data if rows is None else p.data[rows]
-                if self._decoupled and wd:
+                if decoupled and wd:
                     data *= 1 - lr * wd
                 d = -grad if g["maximize"] else grad
-                if wd and not self._decoupled:
+                if wd and not decoupled:
                     d = d + wd * data
                 m = st["exp_avg"] if rows is None else st["exp_avg"][rows]
                 v = st["exp_avg_sq"] if rows is None else st["exp_avg_sq"][rows]

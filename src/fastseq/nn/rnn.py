@@ -16,6 +16,7 @@ from .module import (NO_FORWARD, Module, Parameter, as_float_array, check_float_
 # may run one module at once (inference, the kernels releasing the GIL), and each
 # call must hold buffers of its own.
 _POOL_LOCK = threading.Lock()
+_SCRATCH_KEEP = 4  # free scratch buffers a module keeps (one per concurrent call)
 
 
 def _lengths_array(lengths, T, B):
@@ -85,10 +86,17 @@ class RNNBase(Module):
         self._ctx = None
         self._versions = None
         self._checked_params = None
-        self._scratch_free = []  # kernel scratch not in use (one buffer), kept between calls
+        self._scratch_free = []  # kernel scratch not in use, kept between calls
         self._ws_pool = []  # workspaces of finished forward/backward passes, for reuse
 
-    def _scratch(self, held, T, B, I, simd, nt):
+    def __setstate__(self, state):
+        # pickles from before each call took scratch of its own hold one "_scratch"
+        state = dict(state)
+        old = state.pop("_scratch", None)
+        state.setdefault("_scratch_free", [] if old is None else [old])
+        self.__dict__.update(state)
+
+    def _take_scratch(self, held, T, B, I, simd, nt):
         """Scratch for one kernel call: ``held`` (the call's buffer so far, or None)
         if large enough, else the module's free buffer or a new one; handed back
         with _give_scratch when the call is done."""
@@ -103,9 +111,14 @@ class RNNBase(Module):
     def _give_scratch(self, s):
         if s is None:
             return
-        with _POOL_LOCK:  # keep the larger buffer
-            if not self._scratch_free or self._scratch_free[0].size < s.size:
-                self._scratch_free[:] = [s]
+        with _POOL_LOCK:
+            free = self._scratch_free
+            if len(free) < _SCRATCH_KEEP:
+                free.append(s)
+            else:  # in place of a smaller one
+                i = min(range(len(free)), key=lambda j: free[j].size)
+                if free[i].size < s.size:
+                    free[i] = s
 
     def _take_ws(self, n):
         with _POOL_LOCK:
@@ -244,7 +257,7 @@ class RNNBase(Module):
                 wss.append(ws)
                 if B == 0:  # an empty batch (PyTorch returns empty outputs): nothing for C to do
                     continue
-                scratch = self._scratch(scratch, T, B, inp.shape[2], simd, nt)
+                scratch = self._take_scratch(scratch, T, B, inp.shape[2], simd, nt)
                 _rnn.forward(self._mode_id, d == 1, keep, simd, inp, w_ih.data, w_hh.data,
                              None if b_ih is None else b_ih.data,
                              None if b_hh is None else b_hh.data,
@@ -257,11 +270,11 @@ class RNNBase(Module):
             else:
                 self._give_ws(wss)
             inp = out
-        if keep:  # (copied if they are the caller's arrays, as the input is)
-            ctx["h0"] = kept_copy(h0, hx[0] if self.mode == "LSTM" and hx is not None else hx)
-            ctx["c0"] = kept_copy(c0, hx[1] if self.mode == "LSTM" and hx is not None else None)
         self._give_scratch(scratch)
         if keep:  # (under inference_mode, a pending forward stays pending)
+            # h0 and c0 copied if they are the caller's arrays, as the input is
+            ctx["h0"] = kept_copy(h0, hx[0] if self.mode == "LSTM" and hx is not None else hx)
+            ctx["c0"] = kept_copy(c0, hx[1] if self.mode == "LSTM" and hx is not None else None)
             self._versions = self._save_versions()
             if self._ctx is not None:
                 self._give_ws(ws for lc in self._ctx["layers"] for ws in lc["ws"])
@@ -317,7 +330,7 @@ class RNNBase(Module):
 
                 if B == 0:
                     continue
-                scratch = self._scratch(scratch, T, B, x.shape[2], simd, nt)
+                scratch = self._take_scratch(scratch, T, B, x.shape[2], simd, nt)
                 # the float or double kernel named, not picked from the first array
                 # argument (g is None when only final-state gradients are given)
                 _rnn.backward[kind](self._mode_id, d == 1, simd, g, d * H,
