@@ -1426,3 +1426,20 @@ def test_modules_pickled_before_per_call_scratch_still_run():
     old.__setstate__(state)
     assert np.array_equal(old.forward(x)[0], want)
     assert np.array_equal(pickle.loads(pickle.dumps(m)).forward(x)[0], want)
+
+
+def test_numel_all_weights_and_flatten_parameters_as_torch():
+    torch = _torch()
+    for bias in (True, False):
+        ours = nn.LSTM(3, 4, num_layers=2, bidirectional=True, bias=bias, seed=0)
+        theirs = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, bias=bias)
+        names = {id(p): n for n, p in ours.named_parameters()}
+        tnames = {id(p): n for n, p in theirs.named_parameters()}
+        assert [[names[id(p)] for p in ws] for ws in ours.all_weights] == \
+            [[tnames[id(p)] for p in ws] for ws in theirs.all_weights]
+        assert sum(p.numel() for p in ours.parameters()) == \
+            sum(p.numel() for p in theirs.parameters())
+        x = np.ones((2, 1, 3), np.float32)
+        want = ours.forward(x)[0]
+        assert ours.flatten_parameters() is None
+        assert np.array_equal(ours.forward(x)[0], want)

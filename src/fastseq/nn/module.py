@@ -111,6 +111,11 @@ class Parameter:
     def dtype(self):
         return self._data.dtype
 
+    def numel(self):
+        """Number of values (PyTorch's ``numel``: ``sum(p.numel() for p in
+        model.parameters())`` counts a model's parameters)."""
+        return int(self._data.size)
+
     @property
     def grad(self):
         return self._grad

@@ -136,6 +136,17 @@ class RNNBase(Module):
     def num_directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def all_weights(self):
+        """The Parameters per layer and direction, in PyTorch's order: [[w_ih, w_hh,
+        b_ih, b_hh] for layer 0 (its reverse direction next), ...], biases left out
+        without ``bias``."""
+        return [[p for p in self._weights(layer, d) if p is not None]
+                for layer in range(self.num_layers) for d in range(self.num_directions)]
+
+    def flatten_parameters(self):
+        """Does nothing, as PyTorch's on the CPU (it packs weights for cuDNN)."""
+
     def config(self):
         cfg = dict(input_size=self.input_size, hidden_size=self.hidden_size,
                    num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
