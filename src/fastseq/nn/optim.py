@@ -118,8 +118,8 @@ class Optimizer:
         if "dampening" in g:
             g["dampening"] = _real("dampening", g["dampening"])
         for k in ("maximize", "decoupled_weight_decay"):
-            if k in g and not isinstance(g[k], (bool, np.bool_)):
-                raise TypeError(f"{k}: expected True or False, got {g[k]!r}")
+            if k in g:
+                _check_flag(k, g[k])
         if "betas" in g:
             b = g["betas"]
             if not (isinstance(b, (tuple, list)) and len(b) == 2):
@@ -326,7 +326,6 @@ class Adam(Optimizer):
     are updated as ``torch.optim.SparseAdam`` does (eps added to the square root of
     the second moment before its bias correction)."""
 
-    _decoupled = False
     _STATE = {"step": "count", "exp_avg": "param", "exp_avg_sq": "param", "max_exp_avg_sq": "param"}
     _REQUIRED = ("step", "exp_avg", "exp_avg_sq")
 
@@ -336,10 +335,9 @@ class Adam(Optimizer):
         _impl_flags(foreach=foreach, capturable=capturable, differentiable=differentiable,
                     fused=fused)
         # in the groups, as PyTorch keeps it: a state says which kind it is
-        decoupled = self._decoupled or decoupled_weight_decay
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
-                                      decoupled_weight_decay=decoupled))
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _step(self):
         for g in self.param_groups:
@@ -400,14 +398,12 @@ class AdamW(Adam):
     """AdamW (``torch.optim.AdamW``): weight decay decoupled from the gradient,
     p <- p * (1 - lr * weight_decay) before the Adam step; default decay 0.01."""
 
-    _decoupled = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False, foreach=None, capturable=False,
                  differentiable=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable,
-                         differentiable=differentiable, fused=fused)
+                         differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
 
 
 # settings in a torch optimizer's param_groups that only choose its implementation
@@ -420,8 +416,13 @@ def _impl_flags(**flags):
     the step). They do not change the update's arithmetic, and there is one
     implementation here: accepted as booleans or None, and ignored."""
     for name, v in flags.items():
-        if v is not None and not isinstance(v, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected True, False or None, got {v!r}")
+        if v is not None:
+            _check_flag(name, v, "True, False or None")
+
+
+def _check_flag(name, v, what="True or False"):
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected {what}, got {v!r}")
 
 
 def _vector_norm(x, p):
